@@ -1,0 +1,98 @@
+//! Authentication: who the caller is, decided once at the HTTP edge.
+
+pub mod jwt;
+pub mod login_limits;
+pub mod password;
+pub mod principal;
+pub mod secrets;
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::cache::Cache;
+use crate::db;
+use crate::error::AppError;
+use crate::state::AppState;
+use principal::{Credential, Principal};
+
+/// Why a presented bearer token did not yield a principal.
+#[derive(Debug)]
+pub enum AuthFailure {
+    /// Malformed, tampered, expired, revoked or unknown: HTTP 401 `invalid_token`.
+    InvalidToken(String),
+    /// A dependency needed to check it is down.
+    Unavailable(AppError),
+}
+
+impl From<AppError> for AuthFailure {
+    fn from(err: AppError) -> Self {
+        AuthFailure::Unavailable(err)
+    }
+}
+
+fn jti_key(jti: Uuid) -> String {
+    format!("deny:jti:{jti}")
+}
+
+fn session_key(session_id: Uuid) -> String {
+    format!("deny:sid:{session_id}")
+}
+
+/// Makes access tokens stop working at once: the given one and every one minted for the
+/// given sessions. Entries live as long as the longest-lived access token could.
+pub async fn deny_access(
+    cache: &Cache,
+    jti: Option<Uuid>,
+    sessions: &[Uuid],
+) -> Result<(), AppError> {
+    let ttl = Duration::from_secs(jwt::ACCESS_TTL_SECS as u64 + 60);
+    if let Some(jti) = jti {
+        cache.set_flag(&jti_key(jti), ttl).await?;
+    }
+    for sid in sessions {
+        cache.set_flag(&session_key(*sid), ttl).await?;
+    }
+    Ok(())
+}
+
+/// Resolves the value of an `Authorization: Bearer` header to a principal.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, AuthFailure> {
+    if token.starts_with(secrets::API_TOKEN_PREFIX) {
+        let owner = db::api_tokens::authenticate(&state.db, &secrets::digest(token))
+            .await?
+            .ok_or_else(|| AuthFailure::InvalidToken("unknown, expired or revoked API token".into()))?;
+        return Ok(Principal {
+            user_id: owner.user_id,
+            role: owner.role,
+            credential: Credential::ApiToken {
+                token_id: owner.token_id,
+                can_write: owner.scopes.iter().any(|s| s == "WRITE"),
+            },
+        });
+    }
+    let claims = state
+        .jwt
+        .verify(token)
+        .map_err(|e| AuthFailure::InvalidToken(e.to_string()))?;
+    if state
+        .cache
+        .any_flag(&[jti_key(claims.jti), session_key(claims.sid)])
+        .await?
+    {
+        return Err(AuthFailure::InvalidToken("access token revoked".into()));
+    }
+    let user = db::users::find(&state.db, claims.sub)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| AuthFailure::InvalidToken("account missing or disabled".into()))?;
+    Ok(Principal {
+        user_id: user.id,
+        role: user.role,
+        credential: Credential::Session {
+            session_id: claims.sid,
+            jti: claims.jti,
+            expires_at: claims.expires_at(),
+        },
+    })
+}

@@ -1,0 +1,210 @@
+//! Users: accounts with a global role.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult, ResultExt};
+
+/// A user's global role.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserRole {
+    /// May do everything, including user administration.
+    Admin,
+    /// An ordinary user: sees only the projects they are a member of.
+    Member,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: UserRole,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The columns of `UserRow`, for `SELECT`s and `RETURNING`s.
+const COLUMNS: &str = "id, email, name, role, disabled, created_at";
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    /// `None`: ADMIN when this is the first user, MEMBER otherwise.
+    pub role: Option<UserRole>,
+}
+
+/// Inserts a user. Serialized by an advisory lock so exactly one "first user" becomes ADMIN
+/// even when two register at once.
+#[tracing::instrument(skip_all)]
+pub async fn insert(db: &PgPool, user: NewUser<'_>) -> AppResult<UserRow> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('maestro.users.insert'))")
+        .execute(&mut *tx)
+        .await?;
+    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO users (id, email, name, password_hash, role)
+         VALUES ($1, $2, $3, $4,
+                 COALESCE($5, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'MEMBER' ELSE 'ADMIN' END))
+         RETURNING {COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(user.email)
+    .bind(user.name)
+    .bind(user.password_hash)
+    .bind(user.role)
+    .fetch_one(&mut *tx)
+    .await
+    .on_constraint("users_email_key", || {
+        AppError::Conflict("an account with this email already exists; sign in instead".into())
+    })?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> AppResult<Option<UserRow>> {
+    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<UserRow>> {
+    let rows = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE id = ANY($1)"
+    )))
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+/// The user with this (normalized) email and their password hash.
+#[tracing::instrument(skip(db))]
+pub async fn find_by_email_with_hash(
+    db: impl PgExecutor<'_>,
+    email: &str,
+) -> AppResult<Option<(UserRow, String)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: UserRow,
+        password_hash: String,
+    }
+    let row = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)"
+    )))
+    .bind(email)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (r.user, r.password_hash)))
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> AppResult<Option<UserRow>> {
+    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE lower(email) = lower($1)"
+    )))
+    .bind(email)
+    .fetch_optional(db)
+    .await?;
+    Ok(row)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn password_hash(db: impl PgExecutor<'_>, id: Uuid) -> AppResult<Option<String>> {
+    let hash = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(hash)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn set_password_hash(db: impl PgExecutor<'_>, id: Uuid, hash: &str) -> AppResult<()> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Users in id order (ids are UUIDv7, so creation order), after a cursor.
+#[tracing::instrument(skip(db))]
+pub async fn page(
+    db: &PgPool,
+    search: Option<&str>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> AppResult<Vec<UserRow>> {
+    let rows = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users
+         WHERE ($1::uuid IS NULL OR id > $1)
+           AND ($2::text IS NULL OR email ILIKE '%' || $2 || '%' OR name ILIKE '%' || $2 || '%')
+         ORDER BY id
+         LIMIT $3"
+    )))
+    .bind(after)
+    .bind(search.map(escape_like))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn count(db: &PgPool, search: Option<&str>) -> AppResult<i64> {
+    let n = sqlx::query_scalar(
+        "SELECT count(*) FROM users
+         WHERE ($1::text IS NULL OR email ILIKE '%' || $1 || '%' OR name ILIKE '%' || $1 || '%')",
+    )
+    .bind(search.map(escape_like))
+    .fetch_one(db)
+    .await?;
+    Ok(n)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn set_disabled(db: &PgPool, id: Uuid, disabled: bool) -> AppResult<Option<UserRow>> {
+    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE users SET disabled = $2 WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(disabled)
+    .fetch_optional(db)
+    .await?;
+    Ok(row)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn set_role(db: &PgPool, id: Uuid, role: UserRole) -> AppResult<Option<UserRow>> {
+    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE users SET role = $2 WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(role)
+    .fetch_optional(db)
+    .await?;
+    Ok(row)
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,61 @@
+//! Reads of accounts and tokens.
+
+use async_graphql::{Context, ID, Object};
+
+use crate::db;
+use crate::error::AppResult;
+use crate::graphql::account::types::{ApiToken, User, UserFilter};
+use crate::graphql::connection::{Page, build_page, decode_id_cursor, page_size};
+use crate::graphql::context::{principal, state};
+use crate::graphql::ids;
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The signed-in caller.
+    async fn me(&self, ctx: &Context<'_>) -> AppResult<User> {
+        let p = principal(ctx)?;
+        db::users::find(&state(ctx).db, p.user_id)
+            .await?
+            .map(User)
+            .ok_or_else(|| crate::error::AppError::not_found("user"))
+    }
+
+    /// A user: yourself, or anyone for an ADMIN; null otherwise.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<User>> {
+        let p = principal(ctx)?;
+        let id = ids::parse("id", &id)?;
+        if id != p.user_id && !p.is_admin() {
+            return Ok(None);
+        }
+        Ok(db::users::find(&state(ctx).db, id).await?.map(User))
+    }
+
+    /// Every user (ADMIN only), oldest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<UserFilter>,
+    ) -> AppResult<Page<User>> {
+        principal(ctx)?.require_admin()?;
+        let limit = page_size(first)?;
+        let after_id = decode_id_cursor(after.as_deref())?;
+        let search = filter.unwrap_or_default().search;
+        let db = &state(ctx).db;
+        let rows = db::users::page(db, search.as_deref(), after_id, limit as i64 + 1).await?;
+        let total = db::users::count(db, search.as_deref()).await?;
+        Ok(build_page(rows, limit, after_id.is_some(), total, |u| u.id.to_string(), User))
+    }
+
+    /// Your API tokens that are not revoked, newest first.
+    async fn api_tokens(&self, ctx: &Context<'_>) -> AppResult<Vec<ApiToken>> {
+        let p = principal(ctx)?;
+        let rows = db::api_tokens::list(&state(ctx).db, p.user_id).await?;
+        Ok(rows.into_iter().map(ApiToken).collect())
+    }
+}

@@ -1,0 +1,154 @@
+//! GraphQL types of accounts, sessions and API tokens.
+
+use async_graphql::{Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::db::api_tokens::ApiTokenRow;
+use crate::db::users::{UserRole, UserRow};
+
+/// A person (or robot) with an account.
+pub struct User(pub UserRow);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Normalized (lower-case) email, unique across users.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Global role: ADMIN may do everything.
+    async fn role(&self) -> UserRole {
+        self.0.role
+    }
+    /// Disabled accounts cannot sign in and their tokens stop working.
+    async fn disabled(&self) -> bool {
+        self.0.disabled
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Tokens returned by `register`, `login` and `refreshToken`.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// JWT for `Authorization: Bearer`, valid for `expiresIn` seconds.
+    pub access_token: String,
+    /// Opaque secret for `refreshToken`; each one works once.
+    pub refresh_token: String,
+    /// Lifetime of the access token, in seconds.
+    pub expires_in: i64,
+    pub user: User,
+}
+
+/// What an API token may do.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiTokenScope {
+    /// Queries only.
+    Read,
+    /// Queries and mutations.
+    Write,
+}
+
+impl ApiTokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiTokenScope::Read => "READ",
+            ApiTokenScope::Write => "WRITE",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "READ" => Some(ApiTokenScope::Read),
+            "WRITE" => Some(ApiTokenScope::Write),
+            _ => None,
+        }
+    }
+}
+
+/// A token for CI and scripts. Its secret is shown once, at creation.
+pub struct ApiToken(pub ApiTokenRow);
+
+#[Object]
+impl ApiToken {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn scopes(&self) -> Vec<ApiTokenScope> {
+        self.0.scopes.iter().filter_map(|s| ApiTokenScope::parse(s)).collect()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the token stops working; null: never.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+    /// When the token last authenticated a request.
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+}
+
+/// A new API token and its secret, which is never shown again.
+#[derive(SimpleObject)]
+pub struct CreatedApiToken {
+    /// The secret, prefixed `mst_`: send it as `Authorization: Bearer`.
+    pub token: String,
+    pub api_token: ApiToken,
+}
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    pub email: String,
+    /// At least 10 characters, at most 1024 bytes.
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    pub current_password: String,
+    /// At least 10 characters, at most 1024 bytes.
+    pub new_password: String,
+}
+
+#[derive(InputObject)]
+pub struct CreateApiTokenInput {
+    /// What the token is for, e.g. "nightly training CI".
+    pub name: String,
+    pub scopes: Vec<ApiTokenScope>,
+    /// When the token stops working; omit for a token that does not expire.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Filter of the user list.
+#[derive(InputObject, Default)]
+pub struct UserFilter {
+    /// Case-insensitive substring of the email or name.
+    pub search: Option<String>,
+}
+
+/// Changes an administrator may make to an account.
+#[derive(InputObject)]
+pub struct UpdateUserInput {
+    pub role: Option<UserRole>,
+    /// Disabling also ends all of the user's sessions at once.
+    pub disabled: Option<bool>,
+}

@@ -1,0 +1,104 @@
+//! Relay connections: page arguments, opaque keyset cursors and the `totalCount` field.
+
+use async_graphql::SimpleObject;
+use async_graphql::connection::{Connection, Edge};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+use crate::graphql::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+
+/// Fields every connection has beside `edges` and `pageInfo`.
+#[derive(SimpleObject)]
+pub struct ConnectionFields {
+    /// How many items match, across all pages.
+    pub total_count: i64,
+}
+
+pub type Page<T> = Connection<String, T, ConnectionFields>;
+
+/// Checks `first` and returns how many rows to ask for: the page size plus one, to learn
+/// whether another page follows.
+pub fn page_size(first: Option<i32>) -> AppResult<usize> {
+    match first {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(n) if n < 0 => Err(AppError::validation("first", "`first` cannot be negative")),
+        Some(n) if n as usize > MAX_PAGE_SIZE => Err(AppError::validation(
+            "first",
+            format!("`first` is at most {MAX_PAGE_SIZE}; page with `after` for more"),
+        )),
+        Some(n) => Ok(n as usize),
+    }
+}
+
+/// An opaque cursor for a key.
+pub fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+/// The key inside a cursor given back by the client.
+pub fn decode_cursor(cursor: &str) -> AppResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| AppError::validation("after", "invalid cursor: pass an `endCursor` or `cursor` you were given"))
+}
+
+/// A cursor holding an id.
+pub fn decode_id_cursor(cursor: Option<&str>) -> AppResult<Option<Uuid>> {
+    cursor
+        .map(|c| {
+            decode_cursor(c)?
+                .parse()
+                .map_err(|_| AppError::validation("after", "invalid cursor: pass an `endCursor` or `cursor` you were given"))
+        })
+        .transpose()
+}
+
+/// Builds a page from rows fetched with `limit + 1`, cursors from `key`.
+pub fn build_page<R, T>(
+    mut rows: Vec<R>,
+    limit: usize,
+    has_previous: bool,
+    total_count: i64,
+    key: impl Fn(&R) -> String,
+    node: impl Fn(R) -> T,
+) -> Page<T>
+where
+    T: async_graphql::OutputType,
+{
+    let has_next = rows.len() > limit;
+    rows.truncate(limit);
+    let mut page = Connection::with_additional_fields(
+        has_previous,
+        has_next,
+        ConnectionFields { total_count },
+    );
+    page.edges
+        .extend(rows.into_iter().map(|r| Edge::new(encode_cursor(&key(&r)), node(r))));
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_defaults_and_caps() {
+        assert_eq!(page_size(None).unwrap(), DEFAULT_PAGE_SIZE);
+        assert_eq!(page_size(Some(100)).unwrap(), 100);
+        assert!(page_size(Some(101)).is_err());
+        assert!(page_size(Some(-1)).is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let id = Uuid::now_v7();
+        let c = encode_cursor(&id.to_string());
+        assert_eq!(decode_id_cursor(Some(&c)).unwrap(), Some(id));
+        assert!(decode_id_cursor(Some("%%%")).is_err());
+        assert!(decode_id_cursor(Some(&encode_cursor("not-a-uuid"))).is_err());
+    }
+}

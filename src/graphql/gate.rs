@@ -1,0 +1,156 @@
+//! The deny-by-default gate: a schema extension that looks at the parsed document before
+//! validation and execution (so before any argument is parsed or resolver runs) and
+//! refuses every root field that is not public when nobody is signed in, mutations from
+//! read-only API tokens, and documents with too many aliases.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{
+    ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{Pos, Positioned, ServerError, ServerResult, Variables};
+
+use crate::auth::principal::Principal;
+use crate::error::AppError;
+use crate::graphql::limits::MAX_ALIASES;
+
+/// Root fields anyone may call.
+const PUBLIC_MUTATIONS: &[&str] = &["register", "login", "refreshToken"];
+/// Introspection root fields, open to anonymous callers only in development.
+const INTROSPECTION: &[&str] = &["__schema", "__type"];
+
+pub struct Gate {
+    /// Whether anonymous callers may introspect.
+    pub open_introspection: bool,
+}
+
+impl ExtensionFactory for Gate {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GateExtension { open_introspection: self.open_introspection })
+    }
+}
+
+struct GateExtension {
+    open_introspection: bool,
+}
+
+fn refuse(err: AppError, pos: Pos) -> ServerError {
+    async_graphql::Error::from(err).into_server_error(pos)
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for GateExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let principal = ctx.data_opt::<Principal>();
+        check_aliases(&doc)?;
+        for (_, op) in doc.operations.iter() {
+            let ty = op.node.ty;
+            for (name, pos) in root_fields(&doc, &op.node.selection_set) {
+                match principal {
+                    None if !self.is_public(ty, &name) => {
+                        return Err(refuse(
+                            AppError::Unauthenticated(format!(
+                                "`{name}` needs authentication: send `Authorization: Bearer <access token or API token>` (get one with `login`)"
+                            )),
+                            pos,
+                        ));
+                    }
+                    Some(p) if ty == OperationType::Mutation && !p.can_write() => {
+                        return Err(refuse(
+                            AppError::Forbidden(
+                                "this API token is read-only: create one with the WRITE scope to run mutations".into(),
+                            ),
+                            pos,
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(doc)
+    }
+}
+
+impl GateExtension {
+    fn is_public(&self, ty: OperationType, field: &str) -> bool {
+        match ty {
+            OperationType::Mutation => PUBLIC_MUTATIONS.contains(&field) || field == "__typename",
+            OperationType::Query => {
+                field == "__typename" || (self.open_introspection && INTROSPECTION.contains(&field))
+            }
+            OperationType::Subscription => false,
+        }
+    }
+}
+
+/// The names of the fields selected at the root of an operation, through fragments.
+fn root_fields(doc: &ExecutableDocument, set: &Positioned<SelectionSet>) -> Vec<(String, Pos)> {
+    let mut out = Vec::new();
+    let mut seen_fragments = HashSet::new();
+    collect_root(doc, set, &mut seen_fragments, &mut out);
+    out
+}
+
+fn collect_root<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a Positioned<SelectionSet>,
+    seen_fragments: &mut HashSet<&'a str>,
+    out: &mut Vec<(String, Pos)>,
+) {
+    for item in &set.node.items {
+        match &item.node {
+            Selection::Field(f) => out.push((f.node.name.node.to_string(), f.pos)),
+            Selection::InlineFragment(frag) => {
+                collect_root(doc, &frag.node.selection_set, seen_fragments, out)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                // Unknown fragments are left to validation; cycles are cut here.
+                if seen_fragments.insert(name) {
+                    if let Some(def) = doc.fragments.get(name) {
+                        collect_root(doc, &def.node.selection_set, seen_fragments, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Refuses documents with more aliased fields than `MAX_ALIASES` (alias amplification).
+fn check_aliases(doc: &ExecutableDocument) -> ServerResult<()> {
+    fn count(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => {
+                    usize::from(f.node.alias.is_some()) + count(&f.node.selection_set.node)
+                }
+                Selection::InlineFragment(frag) => count(&frag.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let in_operations: usize =
+        doc.operations.iter().map(|(_, op)| count(&op.node.selection_set.node)).sum();
+    let in_fragments: usize =
+        doc.fragments.values().map(|f| count(&f.node.selection_set.node)).sum();
+    if in_operations + in_fragments > MAX_ALIASES {
+        return Err(refuse(
+            AppError::validation(
+                "query",
+                format!("too many aliases: at most {MAX_ALIASES} per document"),
+            ),
+            Pos::default(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! Limits on every operation, in one place so the schema, the docs and the tests agree.
+
+/// Largest request body, in bytes (HTTP 413 beyond).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Deepest selection nesting.
+pub const MAX_DEPTH: usize = 12;
+/// Highest query complexity (each field counts 1; connection fields multiply their
+/// selection by the page size asked for).
+pub const MAX_COMPLEXITY: usize = 100_000;
+/// Most aliased fields in one document.
+pub const MAX_ALIASES: usize = 30;
+/// Most directives on one field.
+pub const MAX_DIRECTIVES: usize = 10;
+/// Deepest recursion of the parser (nested lists, objects, fragments).
+pub const MAX_RECURSIVE_DEPTH: usize = 32;
+/// Default and largest page size of connections.
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+pub const MAX_PAGE_SIZE: usize = 100;

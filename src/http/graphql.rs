@@ -1,0 +1,356 @@
+//! GraphQL over HTTP: the edge where requests are checked, callers authenticated and
+//! answers shaped (status codes and media types per the GraphQL-over-HTTP spec).
+
+use std::net::SocketAddr;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Value, json};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::auth::{self, AuthFailure};
+use crate::error::code;
+use crate::graphql::AppSchema;
+use crate::graphql::context::ClientAddr;
+use crate::graphql::limits::MAX_BODY_BYTES;
+use crate::http::client_addr;
+use crate::state::AppState;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+#[derive(Clone)]
+pub struct GraphqlState {
+    pub app: AppState,
+    pub schema: AppSchema,
+}
+
+/// The media type to answer with, following `Accept`.
+fn response_media_type(headers: &HeaderMap) -> &'static str {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains(GRAPHQL_RESPONSE_JSON) {
+        GRAPHQL_RESPONSE_JSON
+    } else {
+        JSON
+    }
+}
+
+/// An answer made of request-level errors (no `data`).
+fn request_error(
+    status: StatusCode,
+    media: &'static str,
+    error_code: &str,
+    message: &str,
+) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": error_code } }] });
+    (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response()
+}
+
+fn www_authenticate(value: &str) -> (header::HeaderName, HeaderValue) {
+    (
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("Bearer")),
+    )
+}
+
+/// `POST /graphql`: JSON bodies only (no forms or `text/plain`, which browsers send
+/// cross-site without a preflight), one operation per request.
+pub async fn post(
+    State(gql): State<GraphqlState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let media = response_media_type(&headers);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != JSON {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            code::BAD_USER_INPUT,
+            "send the request as `Content-Type: application/json`",
+        );
+    }
+    let charset_ok = content_type
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.trim().split_once('='))
+        .all(|(k, v)| !k.eq_ignore_ascii_case("charset") || v.trim_matches('"').eq_ignore_ascii_case("utf-8"));
+    if !charset_ok {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            code::BAD_USER_INPUT,
+            "the request body must be UTF-8",
+        );
+    }
+    let too_large = || {
+        request_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            code::BAD_USER_INPUT,
+            &format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return too_large();
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return too_large();
+    };
+    let request = match parse_post_body(&bytes) {
+        Ok(r) => r,
+        Err(message) => {
+            return request_error(StatusCode::BAD_REQUEST, media, code::BAD_USER_INPUT, &message);
+        }
+    };
+    execute(gql, peer, &headers, request, media).await
+}
+
+/// Reads `{query, operationName?, variables?, extensions?}`, checking each member's type.
+fn parse_post_body(bytes: &Bytes) -> Result<async_graphql::Request, String> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| format!("the request body is not valid JSON: {e}"))?;
+    let obj = match value {
+        Value::Object(obj) => obj,
+        Value::Array(_) => {
+            return Err("batched requests are not supported: send one operation per request".into());
+        }
+        _ => return Err("the request body must be a JSON object with a `query`".into()),
+    };
+    let query = match obj.get("query") {
+        Some(Value::String(q)) => q.clone(),
+        Some(_) => return Err("`query` must be a string".into()),
+        None => return Err("the request has no `query`".into()),
+    };
+    let mut request = async_graphql::Request::new(query);
+    match obj.get("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name.clone()),
+        Some(_) => return Err("`operationName` must be a string".into()),
+    }
+    match obj.get("variables") {
+        None | Some(Value::Null) => {}
+        Some(vars @ Value::Object(_)) => {
+            request = request.variables(async_graphql::Variables::from_json(vars.clone()));
+        }
+        Some(_) => return Err("`variables` must be an object".into()),
+    }
+    match obj.get("extensions") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(_) => return Err("`extensions` must be an object".into()),
+    }
+    Ok(request)
+}
+
+/// `GET /graphql`: the GraphiQL playground for browsers, or a query (never a mutation)
+/// from URL parameters.
+pub async fn get(
+    State(gql): State<GraphqlState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let media = response_media_type(&headers);
+    let raw = raw.unwrap_or_default();
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if raw.is_empty() && wants_html {
+        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    }
+    let request = match async_graphql::http::parse_query_string(&raw) {
+        Ok(r) => r,
+        Err(e) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                code::BAD_USER_INPUT,
+                &format!("invalid URL parameters: {e}; give `query` (and optionally `variables`, `operationName`)"),
+            );
+        }
+    };
+    if selects_mutation(&request) {
+        let mut response = request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            code::BAD_USER_INPUT,
+            "mutations must be sent with POST",
+        );
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(gql, peer, &headers, request, media).await
+}
+
+/// Whether the operation a GET would run is a mutation (or subscription).
+fn selects_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false; // the executor reports the syntax error
+    };
+    doc.operations
+        .iter()
+        .filter(|(name, _)| match (&request.operation_name, name) {
+            (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
+            (Some(_), None) => false,
+            (None, _) => true,
+        })
+        .any(|(_, op)| op.node.ty != OperationType::Query)
+}
+
+/// Authenticates the caller, runs the operation and shapes the answer.
+async fn execute(
+    gql: GraphqlState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    mut request: async_graphql::Request,
+    media: &'static str,
+) -> Response {
+    let request_id = Uuid::new_v4();
+    let span = tracing::info_span!(
+        "graphql",
+        request_id = %request_id,
+        operation = request.operation_name.as_deref().unwrap_or(""),
+    );
+    async move {
+        let app = &gql.app;
+        let addr = client_addr::resolve(peer.ip(), headers, &app.config.trusted_proxies);
+        request = request.data(ClientAddr(addr));
+        match bearer_token(headers) {
+            Ok(None) => {}
+            Ok(Some(token)) => match auth::authenticate(app, token).await {
+                Ok(principal) => request = request.data(principal),
+                Err(AuthFailure::InvalidToken(reason)) => {
+                    tracing::info!(%reason, "refused bearer token");
+                    return invalid_token(media);
+                }
+                Err(AuthFailure::Unavailable(_)) => {
+                    return request_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        media,
+                        code::SERVICE_UNAVAILABLE,
+                        "a service needed to check your token is unavailable; retry shortly",
+                    );
+                }
+            },
+            Err(()) => return invalid_token(media),
+        }
+        let response = gql.schema.execute(request).await;
+        shape(response, media, request_id)
+    }
+    .instrument(span)
+    .await
+}
+
+/// The token of an `Authorization: Bearer` header; `Err` when the header is malformed.
+fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| ())?;
+    let (scheme, token) = value.split_once(' ').ok_or(())?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(());
+    }
+    Ok(Some(token))
+}
+
+fn invalid_token(media: &'static str) -> Response {
+    let mut response = request_error(
+        StatusCode::UNAUTHORIZED,
+        media,
+        code::UNAUTHENTICATED,
+        "the bearer token is malformed, expired, revoked or not ours: sign in again or use a valid API token",
+    );
+    let (name, value) = www_authenticate(
+        "Bearer realm=\"maestro\", error=\"invalid_token\", error_description=\"the access token is invalid\"",
+    );
+    response.headers_mut().insert(name, value);
+    response
+}
+
+/// Status and body of an executed operation.
+fn shape(response: async_graphql::Response, media: &'static str, request_id: Uuid) -> Response {
+    let has_errors = !response.errors.is_empty();
+    let no_data = matches!(response.data, async_graphql::Value::Null);
+    let request_failed = has_errors && no_data && response.errors.iter().all(|e| e.path.is_empty());
+    let error_code = |e: &async_graphql::ServerError| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .and_then(|c| match c {
+                async_graphql::Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+    };
+    let unauthenticated = request_failed
+        && response
+            .errors
+            .iter()
+            .any(|e| error_code(e).as_deref() == Some(code::UNAUTHENTICATED));
+
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
+    if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
+        for error in errors {
+            let ext = error
+                .as_object_mut()
+                .map(|e| e.entry("extensions").or_insert_with(|| json!({})));
+            if let Some(Value::Object(ext)) = ext {
+                // Parse and validation errors come from the engine without a code.
+                ext.entry("code").or_insert_with(|| json!(code::BAD_USER_INPUT));
+                if ext.get("code") == Some(&json!(code::INTERNAL_SERVER_ERROR)) {
+                    ext.insert("requestId".into(), json!(request_id.to_string()));
+                }
+            }
+        }
+    }
+    if request_failed {
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove("data");
+        }
+    }
+    let status = if unauthenticated {
+        StatusCode::UNAUTHORIZED
+    } else if request_failed && media == GRAPHQL_RESPONSE_JSON {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut out = (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response();
+    if unauthenticated {
+        let (name, value) = www_authenticate("Bearer realm=\"maestro\"");
+        out.headers_mut().insert(name, value);
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id.to_string()) {
+        out.headers_mut().insert("x-request-id", v);
+    }
+    out
+}
+
+/// Any other method on `/graphql`.
+pub async fn method_not_allowed(method: Method) -> Response {
+    let mut response = request_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        JSON,
+        code::BAD_USER_INPUT,
+        &format!("{method} is not supported: use POST (or GET for queries)"),
+    );
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    response
+}

@@ -1,0 +1,26 @@
+//! HTTP routes.
+
+pub mod client_addr;
+pub mod graphql;
+pub mod health;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::graphql::AppSchema;
+use crate::state::AppState;
+
+pub fn router(state: AppState, schema: AppSchema) -> Router {
+    let gql = graphql::GraphqlState { app: state.clone(), schema };
+    let graphql_routes = Router::new()
+        .route(
+            "/graphql",
+            get(graphql::get).post(graphql::post).fallback(graphql::method_not_allowed),
+        )
+        .with_state(gql);
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+        .merge(graphql_routes)
+}

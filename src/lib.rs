@@ -1,0 +1,13 @@
+//! Maestro: the GraphQL API server of an ML platform.
+
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod validate;

@@ -1,0 +1,80 @@
+//! The `maestro` command: parses the command line and hands over to the library.
+
+use std::io::Read;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use maestro::config::Config;
+use maestro::db::users::{NewUser, UserRole};
+use maestro::startup::{self, Application};
+use maestro::{auth, db, graphql, telemetry, validate};
+use secrecy::SecretString;
+
+#[derive(Parser)]
+#[command(name = "maestro", version, about = "Maestro: the GraphQL API of an ML platform")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs migrations, then serves the API.
+    Serve,
+    /// Creates the database if missing and runs migrations.
+    Migrate,
+    /// Prints the GraphQL schema (SDL).
+    PrintSchema,
+    /// Creates an ADMIN account; the password is read from standard input.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    telemetry::init(cli.config.log_json);
+    match cli.command {
+        Command::Serve => Application::build(cli.config).await?.run_until_stopped().await,
+        Command::Migrate => {
+            db::create_database_if_missing(&cli.config.database_url).await?;
+            let pool = db::connect(&cli.config.database_url).await?;
+            db::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::PrintSchema => {
+            print!("{}", graphql::schema::sdl());
+            Ok(())
+        }
+        Command::CreateAdmin { email, name, .. } => {
+            let email = validate::email("email", &email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let name = validate::name("name", &name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).context("reading the password")?;
+            let password = SecretString::from(password.trim_end_matches(['\r', '\n']).to_string());
+            auth::password::validate_new_password("password", &password)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let state = startup::connect(cli.config).await?;
+            let hash = auth::password::hash(password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let user = db::users::insert(
+                &state.db,
+                NewUser { email: &email, name: &name, password_hash: &hash, role: Some(UserRole::Admin) },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created administrator {} ({})", user.email, user.id);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! What every request can reach: configuration, database, cache and signing keys.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::auth::jwt::JwtKeys;
+use crate::cache::Cache;
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    pub cache: Cache,
+    pub jwt: Arc<JwtKeys>,
+}

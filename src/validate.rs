@@ -1,0 +1,87 @@
+//! Input rules shared by the API: each returns BAD_USER_INPUT naming the field at fault.
+
+use crate::error::{AppError, AppResult};
+
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+
+/// Trims and lower-cases an email and checks its shape (one `@`, a dotted domain, no
+/// spaces or control characters).
+pub fn email(field: &str, raw: &str) -> AppResult<String> {
+    let email = raw.trim().to_lowercase();
+    let bad = || AppError::validation(field, "enter a valid email address, like name@example.com");
+    if email.chars().count() > MAX_EMAIL_CHARS {
+        return Err(AppError::validation(
+            field,
+            format!("email is too long: at most {MAX_EMAIL_CHARS} characters"),
+        ));
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !domain.contains("..");
+    if local.is_empty() || !domain_ok {
+        return Err(bad());
+    }
+    Ok(email)
+}
+
+/// A display name: trimmed, non-empty, bounded, no control characters.
+pub fn name(field: &str, raw: &str) -> AppResult<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(AppError::validation(field, "must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(AppError::validation(
+            field,
+            format!("too long: at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::validation(field, "must not contain control characters"));
+    }
+    Ok(name.to_string())
+}
+
+/// A free-text description: bounded; `None` stays `None`.
+pub fn description(field: &str, raw: Option<&str>) -> AppResult<Option<String>> {
+    match raw {
+        Some(d) if d.chars().count() > MAX_DESCRIPTION_CHARS => Err(AppError::validation(
+            field,
+            format!("too long: at most {MAX_DESCRIPTION_CHARS} characters"),
+        )),
+        other => Ok(other.map(str::to_string)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized() {
+        assert_eq!(email("email", "  Ada@Example.COM ").unwrap(), "ada@example.com");
+    }
+
+    #[test]
+    fn malformed_emails_are_refused() {
+        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com", "ada@.com"] {
+            assert!(email("email", bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(name("name", "  Ada ").unwrap(), "Ada");
+        assert!(name("name", "   ").is_err());
+        assert!(name("name", &"x".repeat(MAX_NAME_CHARS + 1)).is_err());
+        assert!(name("name", "a\u{0}b").is_err());
+    }
+}
