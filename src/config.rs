@@ -83,15 +83,19 @@ pub struct Config {
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 impl Config {
-    /// Reads the configuration from the environment alone (used by tests and tools).
-    pub fn from_env() -> anyhow::Result<Self> {
+    /// The documented defaults, ignoring the environment (tests start from these).
+    pub fn from_env_defaults() -> Self {
         #[derive(clap::Parser)]
         struct Wrapper {
             #[command(flatten)]
             config: Config,
         }
-        let wrapper = <Wrapper as clap::Parser>::try_parse_from(["maestro"])?;
-        Ok(wrapper.config)
+        let cmd = <Wrapper as clap::CommandFactory>::command();
+        let cmd = cmd.mut_args(|a| a.env(None::<&str>));
+        let matches = cmd.try_get_matches_from(["maestro"]).expect("defaults parse");
+        <Wrapper as clap::FromArgMatches>::from_arg_matches(&matches)
+            .expect("defaults parse")
+            .config
     }
 
     pub fn is_production(&self) -> bool {
