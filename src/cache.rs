@@ -13,7 +13,10 @@ use crate::error::{AppError, AppResult};
 
 #[derive(Clone)]
 pub enum Cache {
-    Redis { conn: ConnectionManager, prefix: String },
+    Redis {
+        conn: ConnectionManager,
+        prefix: String,
+    },
     Memory(Arc<Mutex<HashMap<String, Entry>>>),
 }
 
@@ -43,7 +46,10 @@ impl Cache {
             Some(url) => {
                 let client = redis::Client::open(url)?;
                 let conn = ConnectionManager::new(client).await?;
-                Ok(Cache::Redis { conn, prefix: prefix.to_string() })
+                Ok(Cache::Redis {
+                    conn,
+                    prefix: prefix.to_string(),
+                })
             }
         }
     }
@@ -87,7 +93,10 @@ impl Cache {
                 prune(&mut map);
                 map.insert(
                     key.to_string(),
-                    Entry { count: 1, expires: Instant::now() + Duration::from_secs(secs) },
+                    Entry {
+                        count: 1,
+                        expires: Instant::now() + Duration::from_secs(secs),
+                    },
                 );
                 Ok(())
             }
@@ -109,7 +118,9 @@ impl Cache {
             Cache::Memory(map) => {
                 let map = map.lock().expect("cache lock");
                 let now = Instant::now();
-                Ok(keys.iter().any(|k| map.get(k).is_some_and(|e| e.expires > now)))
+                Ok(keys
+                    .iter()
+                    .any(|k| map.get(k).is_some_and(|e| e.expires > now)))
             }
         }
     }
@@ -135,7 +146,10 @@ impl Cache {
                     .query_async(&mut conn)
                     .await
                     .map_err(unavailable)?;
-                Ok(WindowCount { count, resets_in_secs: ttl.max(1) as u64 })
+                Ok(WindowCount {
+                    count,
+                    resets_in_secs: ttl.max(1) as u64,
+                })
             }
             Cache::Memory(map) => {
                 let mut map = map.lock().expect("cache lock");
@@ -145,10 +159,16 @@ impl Cache {
                     .entry(key.to_string())
                     .and_modify(|e| {
                         if e.expires <= now {
-                            *e = Entry { count: 0, expires: now + Duration::from_secs(secs) };
+                            *e = Entry {
+                                count: 0,
+                                expires: now + Duration::from_secs(secs),
+                            };
                         }
                     })
-                    .or_insert(Entry { count: 0, expires: now + Duration::from_secs(secs) });
+                    .or_insert(Entry {
+                        count: 0,
+                        expires: now + Duration::from_secs(secs),
+                    });
                 entry.count += 1;
                 Ok(memory_count(entry, now))
             }
@@ -169,14 +189,20 @@ impl Cache {
                     .query_async(&mut conn)
                     .await
                     .map_err(unavailable)?;
-                Ok(WindowCount { count: count.unwrap_or(0), resets_in_secs: ttl.max(0) as u64 })
+                Ok(WindowCount {
+                    count: count.unwrap_or(0),
+                    resets_in_secs: ttl.max(0) as u64,
+                })
             }
             Cache::Memory(map) => {
                 let map = map.lock().expect("cache lock");
                 let now = Instant::now();
                 Ok(match map.get(key) {
                     Some(e) if e.expires > now => memory_count(e, now),
-                    _ => WindowCount { count: 0, resets_in_secs: 0 },
+                    _ => WindowCount {
+                        count: 0,
+                        resets_in_secs: 0,
+                    },
                 })
             }
         }
@@ -185,7 +211,10 @@ impl Cache {
 
 fn memory_count(entry: &Entry, now: Instant) -> WindowCount {
     let left = entry.expires.saturating_duration_since(now);
-    WindowCount { count: entry.count, resets_in_secs: left.as_secs_f64().ceil() as u64 }
+    WindowCount {
+        count: entry.count,
+        resets_in_secs: left.as_secs_f64().ceil() as u64,
+    }
 }
 
 /// Drops expired entries once the map grows, so memory stays bounded by live keys.

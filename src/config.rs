@@ -19,7 +19,11 @@ pub enum Environment {
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
     /// PostgreSQL connection URL; the database is created if missing.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://localhost/maestro")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://localhost/maestro"
+    )]
     pub database_url: String,
 
     /// Redis URL; unset means single-instance in-process fallbacks.
@@ -55,7 +59,11 @@ pub struct Config {
     pub login_failures_per_account: u32,
 
     /// Failed logins allowed per client address per window.
-    #[arg(long, env = "MAESTRO_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 100)]
+    #[arg(
+        long,
+        env = "MAESTRO_LOGIN_FAILURES_PER_ADDRESS",
+        default_value_t = 100
+    )]
     pub login_failures_per_address: u32,
 
     /// Length of the failed-login window, in seconds.
@@ -67,7 +75,11 @@ pub struct Config {
     pub registrations_per_address: u32,
 
     /// Bucket for artifacts, created if missing.
-    #[arg(long, env = "MAESTRO_ARTIFACT_BUCKET", default_value = "maestro-artifacts")]
+    #[arg(
+        long,
+        env = "MAESTRO_ARTIFACT_BUCKET",
+        default_value = "maestro-artifacts"
+    )]
     pub artifact_bucket: String,
 
     /// Local artifact store when no S3 endpoint is configured.
@@ -92,7 +104,9 @@ impl Config {
         }
         let cmd = <Wrapper as clap::CommandFactory>::command();
         let cmd = cmd.mut_args(|a| a.env(None::<&str>));
-        let matches = cmd.try_get_matches_from(["maestro"]).expect("defaults parse");
+        let matches = cmd
+            .try_get_matches_from(["maestro"])
+            .expect("defaults parse");
         <Wrapper as clap::FromArgMatches>::from_arg_matches(&matches)
             .expect("defaults parse")
             .config

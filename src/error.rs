@@ -49,7 +49,10 @@ impl From<anyhow::Error> for AppError {
 
 impl AppError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::Validation { field: field.into(), message: message.into() }
+        AppError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn not_found(what: &str) -> Self {

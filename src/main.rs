@@ -11,7 +11,11 @@ use maestro::{auth, db, graphql, telemetry, validate};
 use secrecy::SecretString;
 
 #[derive(Parser)]
-#[command(name = "maestro", version, about = "Maestro: the GraphQL API of an ML platform")]
+#[command(
+    name = "maestro",
+    version,
+    about = "Maestro: the GraphQL API of an ML platform"
+)]
 struct Cli {
     #[command(flatten)]
     config: Config,
@@ -45,7 +49,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.config.log_json);
     match cli.command {
-        Command::Serve => Application::build(cli.config).await?.run_until_stopped().await,
+        Command::Serve => {
+            Application::build(cli.config)
+                .await?
+                .run_until_stopped()
+                .await
+        }
         Command::Migrate => {
             db::create_database_if_missing(&cli.config.database_url).await?;
             let pool = db::connect(&cli.config.database_url).await?;
@@ -61,15 +70,24 @@ async fn main() -> anyhow::Result<()> {
             let email = validate::email("email", &email).map_err(|e| anyhow::anyhow!("{e}"))?;
             let name = validate::name("name", &name).map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).context("reading the password")?;
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading the password")?;
             let password = SecretString::from(password.trim_end_matches(['\r', '\n']).to_string());
             auth::password::validate_new_password("password", &password)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let state = startup::connect(cli.config).await?;
-            let hash = auth::password::hash(password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = auth::password::hash(password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let user = db::users::insert(
                 &state.db,
-                NewUser { email: &email, name: &name, password_hash: &hash, role: Some(UserRole::Admin) },
+                NewUser {
+                    email: &email,
+                    name: &name,
+                    password_hash: &hash,
+                    role: Some(UserRole::Admin),
+                },
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -29,16 +29,25 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
     let jwt = match &config.jwt_secret {
         Some(secret) => {
             if secret.expose_secret().len() < MIN_JWT_SECRET_BYTES {
-                tracing::warn!("MAESTRO_JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes: production would refuse it");
+                tracing::warn!(
+                    "MAESTRO_JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes: production would refuse it"
+                );
             }
             JwtKeys::new(secret.expose_secret().as_bytes())
         }
         None => {
-            tracing::warn!("MAESTRO_JWT_SECRET is unset: using a random key, so tokens die with this process");
+            tracing::warn!(
+                "MAESTRO_JWT_SECRET is unset: using a random key, so tokens die with this process"
+            );
             JwtKeys::new(&secrets::random_bytes::<32>())
         }
     };
-    Ok(AppState { config: Arc::new(config), db: pool, cache, jwt: Arc::new(jwt) })
+    Ok(AppState {
+        config: Arc::new(config),
+        db: pool,
+        cache,
+        jwt: Arc::new(jwt),
+    })
 }
 
 impl Application {
@@ -49,7 +58,11 @@ impl Application {
         let listener = TcpListener::bind(listen).await?;
         let port = listener.local_addr()?.port();
         tokio::task::spawn_blocking(password::warm_up);
-        Ok(Self { listener, port, state })
+        Ok(Self {
+            listener,
+            port,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -90,7 +103,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

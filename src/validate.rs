@@ -45,7 +45,10 @@ pub fn name(field: &str, raw: &str) -> AppResult<String> {
         ));
     }
     if name.chars().any(char::is_control) {
-        return Err(AppError::validation(field, "must not contain control characters"));
+        return Err(AppError::validation(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(name.to_string())
 }
@@ -67,12 +70,24 @@ mod tests {
 
     #[test]
     fn emails_are_normalized() {
-        assert_eq!(email("email", "  Ada@Example.COM ").unwrap(), "ada@example.com");
+        assert_eq!(
+            email("email", "  Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com", "ada@.com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "a@b@c.com",
+            "ada@.com",
+        ] {
             assert!(email("email", bad).is_err(), "{bad:?} was accepted");
         }
     }

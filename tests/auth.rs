@@ -53,9 +53,17 @@ async fn weak_passwords_and_bad_emails_are_refused_naming_the_field() {
         ("not-an-email".to_string(), PASSWORD.to_string(), "email"),
     ] {
         let (_, body) = app
-            .gql_raw(None, register, json!({ "i": { "email": email, "password": password, "name": "X" } }))
+            .gql_raw(
+                None,
+                register,
+                json!({ "i": { "email": email, "password": password, "name": "X" } }),
+            )
             .await;
-        assert_eq!(error_code(&body).as_deref(), Some("BAD_USER_INPUT"), "{body}");
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{body}"
+        );
         assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
     }
 }
@@ -81,11 +89,22 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let email = unique_email("known");
     app.register(&email).await;
     let (s1, wrong_password) = app.login(&email, "not the password at all").await;
-    let (s2, unknown_email) = app.login(&unique_email("unknown"), "not the password at all").await;
+    let (s2, unknown_email) = app
+        .login(&unique_email("unknown"), "not the password at all")
+        .await;
     assert_eq!(s1, s2);
-    assert_eq!(wrong_password["errors"][0]["message"], unknown_email["errors"][0]["message"]);
-    assert_eq!(error_code(&wrong_password).as_deref(), Some("UNAUTHENTICATED"));
-    assert_eq!(error_code(&unknown_email).as_deref(), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        wrong_password["errors"][0]["message"],
+        unknown_email["errors"][0]["message"]
+    );
+    assert_eq!(
+        error_code(&wrong_password).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        error_code(&unknown_email).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
 }
 
 #[tokio::test]
@@ -95,7 +114,10 @@ async fn login_succeeds_with_the_right_password_in_any_email_case() {
     let registered = app.register(&email).await;
     let (status, body) = app.login(&email.to_uppercase(), PASSWORD).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"]["login"]["user"]["id"], registered.user_id.as_str());
+    assert_eq!(
+        body["data"]["login"]["user"]["id"],
+        registered.user_id.as_str()
+    );
 }
 
 #[tokio::test]
@@ -103,24 +125,46 @@ async fn a_refresh_token_rotates_and_its_reuse_revokes_the_family() {
     let app = TestApp::spawn().await;
     let session = app.register(&unique_email("rotate")).await;
 
-    let rotated = app.gql(None, REFRESH, json!({ "t": session.refresh })).await;
-    let second_refresh = rotated["refreshToken"]["refreshToken"].as_str().unwrap().to_string();
-    let second_access = rotated["refreshToken"]["accessToken"].as_str().unwrap().to_string();
+    let rotated = app
+        .gql(None, REFRESH, json!({ "t": session.refresh }))
+        .await;
+    let second_refresh = rotated["refreshToken"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second_access = rotated["refreshToken"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(second_refresh, session.refresh);
     app.gql(Some(&second_access), ME, json!({})).await;
 
     // The spent token comes back: an attacker may hold it, so the whole session ends.
-    assert_eq!(app.gql_err(None, REFRESH, json!({ "t": session.refresh })).await, "UNAUTHENTICATED");
-    assert_eq!(app.gql_err(None, REFRESH, json!({ "t": second_refresh })).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.gql_err(None, REFRESH, json!({ "t": session.refresh }))
+            .await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        app.gql_err(None, REFRESH, json!({ "t": second_refresh }))
+            .await,
+        "UNAUTHENTICATED"
+    );
     let (status, _) = app.gql_raw(Some(&second_access), ME, json!({})).await;
-    assert_eq!(status, 401, "access tokens of a revoked family stop at once");
+    assert_eq!(
+        status, 401,
+        "access tokens of a revoked family stop at once"
+    );
 }
 
 #[tokio::test]
 async fn garbage_refresh_tokens_are_refused() {
     let app = TestApp::spawn().await;
     for token in ["", "mrt_nope", "eyJhbGciOiJIUzI1NiJ9.e30.x"] {
-        assert_eq!(app.gql_err(None, REFRESH, json!({ "t": token })).await, "UNAUTHENTICATED");
+        assert_eq!(
+            app.gql_err(None, REFRESH, json!({ "t": token })).await,
+            "UNAUTHENTICATED"
+        );
     }
 }
 
@@ -130,13 +174,22 @@ async fn logout_ends_the_session_and_its_access_token_at_once() {
     let email = unique_email("logout");
     let session = app.register(&email).await;
     let (_, other) = app.login(&email, PASSWORD).await;
-    let other_access = other["data"]["login"]["accessToken"].as_str().unwrap().to_string();
+    let other_access = other["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
-    let done = app.gql(Some(&session.access), "mutation { logout }", json!({})).await;
+    let done = app
+        .gql(Some(&session.access), "mutation { logout }", json!({}))
+        .await;
     assert_eq!(done["logout"], true);
     let (status, _) = app.gql_raw(Some(&session.access), ME, json!({})).await;
     assert_eq!(status, 401);
-    assert_eq!(app.gql_err(None, REFRESH, json!({ "t": session.refresh })).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.gql_err(None, REFRESH, json!({ "t": session.refresh }))
+            .await,
+        "UNAUTHENTICATED"
+    );
     // The other session is untouched.
     app.gql(Some(&other_access), ME, json!({})).await;
 }
@@ -147,15 +200,30 @@ async fn logout_of_all_sessions_ends_every_one() {
     let email = unique_email("logoutall");
     let session = app.register(&email).await;
     let (_, other) = app.login(&email, PASSWORD).await;
-    let other_access = other["data"]["login"]["accessToken"].as_str().unwrap().to_string();
-    let other_refresh = other["data"]["login"]["refreshToken"].as_str().unwrap().to_string();
+    let other_access = other["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other_refresh = other["data"]["login"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
-    app.gql(Some(&session.access), "mutation { logout(allSessions: true) }", json!({})).await;
+    app.gql(
+        Some(&session.access),
+        "mutation { logout(allSessions: true) }",
+        json!({}),
+    )
+    .await;
     for access in [&session.access, &other_access] {
         let (status, _) = app.gql_raw(Some(access), ME, json!({})).await;
         assert_eq!(status, 401);
     }
-    assert_eq!(app.gql_err(None, REFRESH, json!({ "t": other_refresh })).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.gql_err(None, REFRESH, json!({ "t": other_refresh }))
+            .await,
+        "UNAUTHENTICATED"
+    );
 }
 
 #[tokio::test]
@@ -164,11 +232,21 @@ async fn logout_by_refresh_token_ends_that_session_only() {
     let email = unique_email("logoutone");
     let session = app.register(&email).await;
     let (_, other) = app.login(&email, PASSWORD).await;
-    let other_access = other["data"]["login"]["accessToken"].as_str().unwrap().to_string();
-    let other_refresh = other["data"]["login"]["refreshToken"].as_str().unwrap().to_string();
+    let other_access = other["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other_refresh = other["data"]["login"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
-    app.gql(Some(&session.access), "mutation($t: String) { logout(refreshToken: $t) }", json!({ "t": other_refresh }))
-        .await;
+    app.gql(
+        Some(&session.access),
+        "mutation($t: String) { logout(refreshToken: $t) }",
+        json!({ "t": other_refresh }),
+    )
+    .await;
     let (status, _) = app.gql_raw(Some(&other_access), ME, json!({})).await;
     assert_eq!(status, 401);
     app.gql(Some(&session.access), ME, json!({})).await;
@@ -180,18 +258,29 @@ async fn changing_the_password_ends_the_other_sessions_but_not_this_one() {
     let email = unique_email("pw");
     let session = app.register(&email).await;
     let (_, other) = app.login(&email, PASSWORD).await;
-    let other_access = other["data"]["login"]["accessToken"].as_str().unwrap().to_string();
+    let other_access = other["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let change = "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }";
     let new_password = "an entirely new passphrase";
 
     let (_, wrong) = app
-        .gql_raw(Some(&session.access), change, json!({ "i": { "currentPassword": "wrong password!", "newPassword": new_password } }))
+        .gql_raw(
+            Some(&session.access),
+            change,
+            json!({ "i": { "currentPassword": "wrong password!", "newPassword": new_password } }),
+        )
         .await;
     assert_eq!(error_code(&wrong).as_deref(), Some("BAD_USER_INPUT"));
     assert_eq!(wrong["errors"][0]["extensions"]["field"], "currentPassword");
 
-    app.gql(Some(&session.access), change, json!({ "i": { "currentPassword": PASSWORD, "newPassword": new_password } }))
-        .await;
+    app.gql(
+        Some(&session.access),
+        change,
+        json!({ "i": { "currentPassword": PASSWORD, "newPassword": new_password } }),
+    )
+    .await;
     app.gql(Some(&session.access), ME, json!({})).await;
     let (status, _) = app.gql_raw(Some(&other_access), ME, json!({})).await;
     assert_eq!(status, 401);
@@ -229,9 +318,19 @@ async fn only_an_admin_lists_users() {
     let data = app.gql(Some(&admin.access), list, json!({})).await;
     assert_eq!(data["users"]["totalCount"], 2);
     assert_eq!(data["users"]["pageInfo"]["hasNextPage"], true);
-    assert_eq!(app.gql_err(Some(&member.access), list, json!({})).await, "FORBIDDEN");
+    assert_eq!(
+        app.gql_err(Some(&member.access), list, json!({})).await,
+        "FORBIDDEN"
+    );
     let other = app
-        .gql(Some(&member.access), "query($id: ID!) { user(id: $id) { email } }", json!({ "id": admin.user_id }))
+        .gql(
+            Some(&member.access),
+            "query($id: ID!) { user(id: $id) { email } }",
+            json!({ "id": admin.user_id }),
+        )
         .await;
-    assert!(other["user"].is_null(), "a member cannot look up other users by id");
+    assert!(
+        other["user"].is_null(),
+        "a member cannot look up other users by id"
+    );
 }

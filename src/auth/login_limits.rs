@@ -35,13 +35,20 @@ pub async fn check(cache: &Cache, config: &Config, email: &str, addr: IpAddr) ->
         retry_after = retry_after.max(address.resets_in_secs);
     }
     if retry_after > 0 {
-        return Err(AppError::RateLimited { retry_after_secs: retry_after });
+        return Err(AppError::RateLimited {
+            retry_after_secs: retry_after,
+        });
     }
     Ok(())
 }
 
 /// Counts one failure against the account and the address.
-pub async fn record_failure(cache: &Cache, config: &Config, email: &str, addr: IpAddr) -> AppResult<()> {
+pub async fn record_failure(
+    cache: &Cache,
+    config: &Config,
+    email: &str,
+    addr: IpAddr,
+) -> AppResult<()> {
     let window = Duration::from_secs(config.login_window_secs);
     cache.hit(&account_key(email), window).await?;
     cache.hit(&address_key(addr), window).await?;
@@ -56,7 +63,9 @@ pub async fn check_registration(cache: &Cache, config: &Config, addr: IpAddr) ->
     let window = Duration::from_secs(config.login_window_secs);
     let hits = cache.hit(&register_key(addr), window).await?;
     if hits.count > u64::from(config.registrations_per_address) {
-        return Err(AppError::RateLimited { retry_after_secs: hits.resets_in_secs });
+        return Err(AppError::RateLimited {
+            retry_after_secs: hits.resets_in_secs,
+        });
     }
     Ok(())
 }

@@ -61,7 +61,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Au
     if token.starts_with(secrets::API_TOKEN_PREFIX) {
         let owner = db::api_tokens::authenticate(&state.db, &secrets::digest(token))
             .await?
-            .ok_or_else(|| AuthFailure::InvalidToken("unknown, expired or revoked API token".into()))?;
+            .ok_or_else(|| {
+                AuthFailure::InvalidToken("unknown, expired or revoked API token".into())
+            })?;
         return Ok(Principal {
             user_id: owner.user_id,
             role: owner.role,

@@ -9,7 +9,11 @@ use crate::error::{AppError, AppResult};
 #[derive(Debug, Clone)]
 pub enum Credential {
     /// An access token minted at login for a session.
-    Session { session_id: Uuid, jti: Uuid, expires_at: chrono::DateTime<chrono::Utc> },
+    Session {
+        session_id: Uuid,
+        jti: Uuid,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
     /// An API token, with the scopes it was created with.
     ApiToken { token_id: Uuid, can_write: bool },
 }
@@ -37,16 +41,20 @@ impl Principal {
         if self.is_admin() {
             Ok(())
         } else {
-            Err(AppError::Forbidden("only an administrator may do this".into()))
+            Err(AppError::Forbidden(
+                "only an administrator may do this".into(),
+            ))
         }
     }
 
     /// The session behind the caller's access token, for session-management mutations.
     pub fn session(&self) -> AppResult<(Uuid, Uuid, chrono::DateTime<chrono::Utc>)> {
         match &self.credential {
-            Credential::Session { session_id, jti, expires_at } => {
-                Ok((*session_id, *jti, *expires_at))
-            }
+            Credential::Session {
+                session_id,
+                jti,
+                expires_at,
+            } => Ok((*session_id, *jti, *expires_at)),
             Credential::ApiToken { .. } => Err(AppError::Forbidden(
                 "this needs a signed-in session, not an API token".into(),
             )),

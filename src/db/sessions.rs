@@ -62,7 +62,9 @@ pub async fn rotate(db: &PgPool, presented: &[u8], successor: &[u8]) -> AppResul
     .bind(presented)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(row) = row else { return Ok(Rotation::Invalid) };
+    let Some(row) = row else {
+        return Ok(Rotation::Invalid);
+    };
     if row.revoked_at.is_some() || row.disabled || row.expires_at <= Utc::now() {
         return Ok(Rotation::Invalid);
     }
@@ -72,7 +74,9 @@ pub async fn rotate(db: &PgPool, presented: &[u8], successor: &[u8]) -> AppResul
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        return Ok(Rotation::Reused { session_id: row.session_id });
+        return Ok(Rotation::Reused {
+            session_id: row.session_id,
+        });
     }
     sqlx::query(
         "WITH spent AS (UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1),
@@ -87,7 +91,10 @@ pub async fn rotate(db: &PgPool, presented: &[u8], successor: &[u8]) -> AppResul
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(Rotation::Rotated { user_id: row.user_id, session_id: row.session_id })
+    Ok(Rotation::Rotated {
+        user_id: row.user_id,
+        session_id: row.session_id,
+    })
 }
 
 /// Revokes one session of a user; returns whether it was live.

@@ -43,16 +43,24 @@ pub fn decode_cursor(cursor: &str) -> AppResult<String> {
         .decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| AppError::validation("after", "invalid cursor: pass an `endCursor` or `cursor` you were given"))
+        .ok_or_else(|| {
+            AppError::validation(
+                "after",
+                "invalid cursor: pass an `endCursor` or `cursor` you were given",
+            )
+        })
 }
 
 /// A cursor holding an id.
 pub fn decode_id_cursor(cursor: Option<&str>) -> AppResult<Option<Uuid>> {
     cursor
         .map(|c| {
-            decode_cursor(c)?
-                .parse()
-                .map_err(|_| AppError::validation("after", "invalid cursor: pass an `endCursor` or `cursor` you were given"))
+            decode_cursor(c)?.parse().map_err(|_| {
+                AppError::validation(
+                    "after",
+                    "invalid cursor: pass an `endCursor` or `cursor` you were given",
+                )
+            })
         })
         .transpose()
 }
@@ -76,8 +84,10 @@ where
         has_next,
         ConnectionFields { total_count },
     );
-    page.edges
-        .extend(rows.into_iter().map(|r| Edge::new(encode_cursor(&key(&r)), node(r))));
+    page.edges.extend(
+        rows.into_iter()
+            .map(|r| Edge::new(encode_cursor(&key(&r)), node(r))),
+    );
     page
 }
 

@@ -7,9 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::{
-    ExecutableDocument, OperationType, Selection, SelectionSet,
-};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{Pos, Positioned, ServerError, ServerResult, Variables};
 
 use crate::auth::principal::Principal;
@@ -28,7 +26,9 @@ pub struct Gate {
 
 impl ExtensionFactory for Gate {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GateExtension { open_introspection: self.open_introspection })
+        Arc::new(GateExtension {
+            open_introspection: self.open_introspection,
+        })
     }
 }
 
@@ -115,10 +115,10 @@ fn collect_root<'a>(
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
                 // Unknown fragments are left to validation; cycles are cut here.
-                if seen_fragments.insert(name) {
-                    if let Some(def) = doc.fragments.get(name) {
-                        collect_root(doc, &def.node.selection_set, seen_fragments, out);
-                    }
+                if seen_fragments.insert(name)
+                    && let Some(def) = doc.fragments.get(name)
+                {
+                    collect_root(doc, &def.node.selection_set, seen_fragments, out);
                 }
             }
         }
@@ -139,10 +139,16 @@ fn check_aliases(doc: &ExecutableDocument) -> ServerResult<()> {
             })
             .sum()
     }
-    let in_operations: usize =
-        doc.operations.iter().map(|(_, op)| count(&op.node.selection_set.node)).sum();
-    let in_fragments: usize =
-        doc.fragments.values().map(|f| count(&f.node.selection_set.node)).sum();
+    let in_operations: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| count(&op.node.selection_set.node))
+        .sum();
+    let in_fragments: usize = doc
+        .fragments
+        .values()
+        .map(|f| count(&f.node.selection_set.node))
+        .sum();
     if in_operations + in_fragments > MAX_ALIASES {
         return Err(refuse(
             AppError::validation(

@@ -21,8 +21,14 @@ fn builder(production: bool) -> SchemaBuilder<Query, Mutation, EmptySubscription
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_directives(limits::MAX_DIRECTIVES)
         .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
-        .extension(Gate { open_introspection: !production });
-    if production { builder.disable_suggestions() } else { builder }
+        .extension(Gate {
+            open_introspection: !production,
+        });
+    if production {
+        builder.disable_suggestions()
+    } else {
+        builder
+    }
 }
 
 /// The schema with the application state attached.

@@ -74,7 +74,12 @@ pub async fn post(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if essence != JSON {
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -87,7 +92,9 @@ pub async fn post(
         .split(';')
         .skip(1)
         .filter_map(|p| p.trim().split_once('='))
-        .all(|(k, v)| !k.eq_ignore_ascii_case("charset") || v.trim_matches('"').eq_ignore_ascii_case("utf-8"));
+        .all(|(k, v)| {
+            !k.eq_ignore_ascii_case("charset") || v.trim_matches('"').eq_ignore_ascii_case("utf-8")
+        });
     if !charset_ok {
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -117,7 +124,12 @@ pub async fn post(
     let request = match parse_post_body(&bytes) {
         Ok(r) => r,
         Err(message) => {
-            return request_error(StatusCode::BAD_REQUEST, media, code::BAD_USER_INPUT, &message);
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                code::BAD_USER_INPUT,
+                &message,
+            );
         }
     };
     execute(gql, peer, &headers, request, media).await
@@ -130,7 +142,9 @@ fn parse_post_body(bytes: &Bytes) -> Result<async_graphql::Request, String> {
     let obj = match value {
         Value::Object(obj) => obj,
         Value::Array(_) => {
-            return Err("batched requests are not supported: send one operation per request".into());
+            return Err(
+                "batched requests are not supported: send one operation per request".into(),
+            );
         }
         _ => return Err("the request body must be a JSON object with a `query`".into()),
     };
@@ -183,7 +197,9 @@ pub async fn get(
                 StatusCode::BAD_REQUEST,
                 media,
                 code::BAD_USER_INPUT,
-                &format!("invalid URL parameters: {e}; give `query` (and optionally `variables`, `operationName`)"),
+                &format!(
+                    "invalid URL parameters: {e}; give `query` (and optionally `variables`, `operationName`)"
+                ),
             );
         }
     };
@@ -194,7 +210,9 @@ pub async fn get(
             code::BAD_USER_INPUT,
             "mutations must be sent with POST",
         );
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     execute(gql, peer, &headers, request, media).await
@@ -261,7 +279,9 @@ async fn execute(
 
 /// The token of an `Authorization: Bearer` header; `Err` when the header is malformed.
 fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ()> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
     let value = value.to_str().map_err(|_| ())?;
     let (scheme, token) = value.split_once(' ').ok_or(())?;
     let token = token.trim();
@@ -313,17 +333,16 @@ fn shape(response: async_graphql::Response, media: &'static str, request_id: Uui
                 .map(|e| e.entry("extensions").or_insert_with(|| json!({})));
             if let Some(Value::Object(ext)) = ext {
                 // Parse and validation errors come from the engine without a code.
-                ext.entry("code").or_insert_with(|| json!(code::BAD_USER_INPUT));
+                ext.entry("code")
+                    .or_insert_with(|| json!(code::BAD_USER_INPUT));
                 if ext.get("code") == Some(&json!(code::INTERNAL_SERVER_ERROR)) {
                     ext.insert("requestId".into(), json!(request_id.to_string()));
                 }
             }
         }
     }
-    if request_failed {
-        if let Some(obj) = body.as_object_mut() {
-            obj.remove("data");
-        }
+    if request_failed && let Some(obj) = body.as_object_mut() {
+        obj.remove("data");
     }
     let status = if unauthenticated {
         StatusCode::UNAUTHORIZED
@@ -351,6 +370,46 @@ pub async fn method_not_allowed(method: Method) -> Response {
         code::BAD_USER_INPUT,
         &format!("{method} is not supported: use POST (or GET for queries)"),
     );
-    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
     response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AppError;
+
+    async fn body_of(response: Response) -> Value {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn internal_errors_are_masked_and_carry_the_request_id() {
+        let cause = anyhow::anyhow!("relation \"secret_table\" does not exist");
+        let err = async_graphql::Error::from(AppError::from(cause))
+            .into_server_error(async_graphql::Pos::default())
+            .with_path(vec![async_graphql::PathSegment::Field("me".into())]);
+        let response = async_graphql::Response::from_errors(vec![err]);
+        let id = Uuid::new_v4();
+        let body = body_of(shape(response, JSON, id)).await;
+        let error = &body["errors"][0];
+        assert_eq!(error["message"], "internal server error");
+        assert_eq!(error["extensions"]["code"], "INTERNAL_SERVER_ERROR");
+        assert_eq!(error["extensions"]["requestId"], id.to_string());
+        assert!(!body.to_string().contains("secret_table"));
+    }
+
+    #[tokio::test]
+    async fn request_errors_are_400_without_data_for_graphql_response_json() {
+        let err = async_graphql::ServerError::new("Unknown field", None);
+        let response = async_graphql::Response::from_errors(vec![err]);
+        let out = shape(response, GRAPHQL_RESPONSE_JSON, Uuid::new_v4());
+        assert_eq!(out.status(), StatusCode::BAD_REQUEST);
+        let body = body_of(out).await;
+        assert!(body.get("data").is_none());
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
 }

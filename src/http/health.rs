@@ -14,7 +14,10 @@ pub async fn healthz() -> &'static str {
 
 /// Each dependency's state; 503 unless all are up.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let database = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db).await.is_ok();
+    let database = sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(&state.db)
+        .await
+        .is_ok();
     let cache = state.cache.ping().await;
     let up = |ok: bool| if ok { "up" } else { "down" };
     let ready = database && cache;
@@ -25,6 +28,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
             "cache": { "status": up(cache), "backend": state.cache.backend_name() },
         }
     });
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }

@@ -11,11 +11,16 @@ use crate::graphql::AppSchema;
 use crate::state::AppState;
 
 pub fn router(state: AppState, schema: AppSchema) -> Router {
-    let gql = graphql::GraphqlState { app: state.clone(), schema };
+    let gql = graphql::GraphqlState {
+        app: state.clone(),
+        schema,
+    };
     let graphql_routes = Router::new()
         .route(
             "/graphql",
-            get(graphql::get).post(graphql::post).fallback(graphql::method_not_allowed),
+            get(graphql::get)
+                .post(graphql::post)
+                .fallback(graphql::method_not_allowed),
         )
         .with_state(gql);
     Router::new()

@@ -52,7 +52,9 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        maestro::telemetry::init(false);
+        if std::env::var_os("TEST_LOG").is_some() {
+            maestro::telemetry::init(false);
+        }
         let mut config = test_config();
         adjust(&mut config);
         let database_url = config.database_url.clone();
@@ -62,7 +64,12 @@ impl TestApp {
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        TestApp { addr, client: reqwest::Client::new(), database_url, stop: Some(stop) }
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            database_url,
+            stop: Some(stop),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -156,7 +163,10 @@ impl Session {
     pub fn from_payload(p: &Value) -> Self {
         Session {
             access: p["accessToken"].as_str().expect("accessToken").to_string(),
-            refresh: p["refreshToken"].as_str().expect("refreshToken").to_string(),
+            refresh: p["refreshToken"]
+                .as_str()
+                .expect("refreshToken")
+                .to_string(),
             user_id: p["user"]["id"].as_str().expect("user.id").to_string(),
             role: p["user"]["role"].as_str().unwrap_or("").to_string(),
         }
@@ -164,7 +174,9 @@ impl Session {
 }
 
 pub fn error_code(body: &Value) -> Option<String> {
-    body["errors"][0]["extensions"]["code"].as_str().map(str::to_string)
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_string)
 }
 
 pub fn unique_email(tag: &str) -> String {

@@ -9,8 +9,8 @@ use crate::db::users::{NewUser, UserRow};
 use crate::db::{self, sessions::Rotation};
 use crate::error::{AppError, AppResult};
 use crate::graphql::account::types::{
-    ApiToken, AuthPayload, ChangePasswordInput, CreateApiTokenInput, CreatedApiToken,
-    LoginInput, RegisterInput, UpdateUserInput, User,
+    ApiToken, AuthPayload, ChangePasswordInput, CreateApiTokenInput, CreatedApiToken, LoginInput,
+    RegisterInput, UpdateUserInput, User,
 };
 use crate::graphql::context::{client_addr, principal, state};
 use crate::graphql::ids;
@@ -29,7 +29,12 @@ async fn sign_in(state: &AppState, user: UserRow) -> AppResult<AuthPayload> {
     payload(state, user, session_id, refresh)
 }
 
-fn payload(state: &AppState, user: UserRow, session_id: Uuid, refresh: String) -> AppResult<AuthPayload> {
+fn payload(
+    state: &AppState,
+    user: UserRow,
+    session_id: Uuid,
+    refresh: String,
+) -> AppResult<AuthPayload> {
     let (access, _) = state.jwt.issue(user.id, session_id)?;
     Ok(AuthPayload {
         access_token: access,
@@ -57,7 +62,12 @@ impl AccountMutation {
         let hash = password::hash(pw).await?;
         let user = db::users::insert(
             &state.db,
-            NewUser { email: &email, name: &name, password_hash: &hash, role: None },
+            NewUser {
+                email: &email,
+                name: &name,
+                password_hash: &hash,
+                role: None,
+            },
         )
         .await?;
         tracing::info!(user_id = %user.id, role = ?user.role, "registered");
@@ -89,9 +99,14 @@ impl AccountMutation {
 
     /// Trades a refresh token for a new token pair. Each refresh token works once:
     /// presenting a spent one revokes its whole session.
-    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> AppResult<AuthPayload> {
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> AppResult<AuthPayload> {
         let state = state(ctx);
-        let invalid = || AppError::Unauthenticated("invalid or expired refresh token: sign in again".into());
+        let invalid =
+            || AppError::Unauthenticated("invalid or expired refresh token: sign in again".into());
         if !refresh_token.starts_with(secrets::REFRESH_PREFIX) {
             return Err(invalid());
         }
@@ -103,8 +118,13 @@ impl AccountMutation {
         )
         .await?;
         match rotation {
-            Rotation::Rotated { user_id, session_id } => {
-                let user = db::users::find(&state.db, user_id).await?.ok_or_else(invalid)?;
+            Rotation::Rotated {
+                user_id,
+                session_id,
+            } => {
+                let user = db::users::find(&state.db, user_id)
+                    .await?
+                    .ok_or_else(invalid)?;
                 payload(state, user, session_id, successor)
             }
             Rotation::Reused { session_id } => {
@@ -133,9 +153,13 @@ impl AccountMutation {
             db::sessions::revoke_all(&state.db, p.user_id, None).await?
         } else {
             let target = match refresh_token {
-                Some(token) => db::sessions::of_refresh_token(&state.db, p.user_id, &secrets::digest(&token))
-                    .await?
-                    .ok_or_else(|| AppError::validation("refreshToken", "not a refresh token of yours"))?,
+                Some(token) => {
+                    db::sessions::of_refresh_token(&state.db, p.user_id, &secrets::digest(&token))
+                        .await?
+                        .ok_or_else(|| {
+                            AppError::validation("refreshToken", "not a refresh token of yours")
+                        })?
+                }
                 None => current,
             };
             db::sessions::revoke(&state.db, p.user_id, target).await?;
@@ -147,11 +171,17 @@ impl AccountMutation {
     }
 
     /// Changes the caller's password and ends their other sessions.
-    async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> AppResult<bool> {
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangePasswordInput,
+    ) -> AppResult<bool> {
         let state = state(ctx);
         let p = principal(ctx)?;
         let (current, _, _) = p.session()?;
-        let user = db::users::find(&state.db, p.user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
+        let user = db::users::find(&state.db, p.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?;
         let new_pw = SecretString::from(input.new_password);
         password::validate_new_password("newPassword", &new_pw)?;
         let addr = client_addr(ctx);
@@ -159,7 +189,10 @@ impl AccountMutation {
         let stored = db::users::password_hash(&state.db, p.user_id).await?;
         if !password::verify(SecretString::from(input.current_password), stored).await? {
             login_limits::record_failure(&state.cache, &state.config, &user.email, addr).await?;
-            return Err(AppError::validation("currentPassword", "the current password is wrong"));
+            return Err(AppError::validation(
+                "currentPassword",
+                "the current password is wrong",
+            ));
         }
         let hash = password::hash(new_pw).await?;
         db::users::set_password_hash(&state.db, p.user_id, &hash).await?;
@@ -169,19 +202,30 @@ impl AccountMutation {
     }
 
     /// Creates an API token for CI. The secret is in the answer and nowhere else, ever.
-    async fn create_api_token(&self, ctx: &Context<'_>, input: CreateApiTokenInput) -> AppResult<CreatedApiToken> {
+    async fn create_api_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApiTokenInput,
+    ) -> AppResult<CreatedApiToken> {
         let state = state(ctx);
         let p = principal(ctx)?;
         // A token minting tokens would outlive its own revocation.
         p.session()?;
         let name = validate::name("name", &input.name)?;
         if input.scopes.is_empty() {
-            return Err(AppError::validation("scopes", "give at least one scope: READ or WRITE"));
+            return Err(AppError::validation(
+                "scopes",
+                "give at least one scope: READ or WRITE",
+            ));
         }
         if input.expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
             return Err(AppError::validation("expiresAt", "must be in the future"));
         }
-        let mut scopes: Vec<String> = input.scopes.iter().map(|s| s.as_str().to_string()).collect();
+        let mut scopes: Vec<String> = input
+            .scopes
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect();
         scopes.sort();
         scopes.dedup();
         let token = secrets::generate(secrets::API_TOKEN_PREFIX);
@@ -194,7 +238,10 @@ impl AccountMutation {
             &secrets::digest(&token),
         )
         .await?;
-        Ok(CreatedApiToken { token, api_token: ApiToken(row) })
+        Ok(CreatedApiToken {
+            token,
+            api_token: ApiToken(row),
+        })
     }
 
     /// Revokes one of your API tokens; it stops working at once.
@@ -210,20 +257,36 @@ impl AccountMutation {
 
     /// Changes a user's role or disables the account (ADMIN only). Disabling ends the
     /// user's sessions at once; administrators cannot demote or disable themselves.
-    async fn update_user(&self, ctx: &Context<'_>, id: ID, input: UpdateUserInput) -> AppResult<User> {
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateUserInput,
+    ) -> AppResult<User> {
         let state = state(ctx);
         let p = principal(ctx)?;
         p.require_admin()?;
         let id = ids::parse("id", &id)?;
-        if id == p.user_id && (input.disabled == Some(true) || input.role == Some(db::users::UserRole::Member)) {
-            return Err(AppError::validation("id", "you cannot demote or disable yourself; ask another administrator"));
+        if id == p.user_id
+            && (input.disabled == Some(true) || input.role == Some(db::users::UserRole::Member))
+        {
+            return Err(AppError::validation(
+                "id",
+                "you cannot demote or disable yourself; ask another administrator",
+            ));
         }
-        let mut user = db::users::find(&state.db, id).await?.ok_or_else(|| AppError::not_found("user"))?;
+        let mut user = db::users::find(&state.db, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?;
         if let Some(role) = input.role {
-            user = db::users::set_role(&state.db, id, role).await?.ok_or_else(|| AppError::not_found("user"))?;
+            user = db::users::set_role(&state.db, id, role)
+                .await?
+                .ok_or_else(|| AppError::not_found("user"))?;
         }
         if let Some(disabled) = input.disabled {
-            user = db::users::set_disabled(&state.db, id, disabled).await?.ok_or_else(|| AppError::not_found("user"))?;
+            user = db::users::set_disabled(&state.db, id, disabled)
+                .await?
+                .ok_or_else(|| AppError::not_found("user"))?;
             if disabled {
                 let ended = db::sessions::revoke_all(&state.db, id, None).await?;
                 auth::deny_access(&state.cache, None, &ended).await?;

@@ -49,7 +49,14 @@ impl AccountQuery {
         let db = &state(ctx).db;
         let rows = db::users::page(db, search.as_deref(), after_id, limit as i64 + 1).await?;
         let total = db::users::count(db, search.as_deref()).await?;
-        Ok(build_page(rows, limit, after_id.is_some(), total, |u| u.id.to_string(), User))
+        Ok(build_page(
+            rows,
+            limit,
+            after_id.is_some(),
+            total,
+            |u| u.id.to_string(),
+            User,
+        ))
     }
 
     /// Your API tokens that are not revoked, newest first.

@@ -85,7 +85,11 @@ impl ApiToken {
         &self.0.name
     }
     async fn scopes(&self) -> Vec<ApiTokenScope> {
-        self.0.scopes.iter().filter_map(|s| ApiTokenScope::parse(s)).collect()
+        self.0
+            .scopes
+            .iter()
+            .filter_map(|s| ApiTokenScope::parse(s))
+            .collect()
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs Maestro on a laptop: starts PostgreSQL if needed, then `maestro serve` with the
+# embedded defaults (in-process limits, local-disk artifacts). Set REDIS_URL and the
+# AWS_* variables to use Redis and S3/MinIO instead (see .env.example).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+ensure_postgres
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/maestro}"
+exec cargo run --release --locked --bin maestro -- serve

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs (with apt-get, when missing) and starts the services Maestro's tests need:
+# PostgreSQL and Redis. Sourced by the other scripts; safe to run again.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+
+apt_install() {
+  if [ -z "${MAESTRO_APT_UPDATED:-}" ]; then
+    $SUDO apt-get update -qq
+    export MAESTRO_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_postgres() {
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return 0; fi
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "installing PostgreSQL…"
+    apt_install postgresql postgresql-client
+    local version
+    version="$(ls /etc/postgresql | sort -V | tail -1)"
+    # A fresh install asks for passwords over TCP: trust local connections, as a dev box does.
+    $SUDO sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' \
+      "/etc/postgresql/$version/main/pg_hba.conf"
+  fi
+  echo "starting PostgreSQL…"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+    sleep 1
+  done
+  echo "PostgreSQL did not start" >&2
+  return 1
+}
+
+ensure_redis() {
+  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return 0; fi
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "installing Redis…"
+    apt_install redis-server redis-tools
+  fi
+  echo "starting Redis…"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  for _ in $(seq 1 30); do
+    redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  echo "Redis did not start" >&2
+  return 1
+}
+
+ensure_node() {
+  if command -v npm >/dev/null 2>&1; then return 0; fi
+  echo "installing Node.js…"
+  apt_install nodejs npm
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: starts what is not running, then formatting, lints, the
+# graphql-http conformance audit against a live server, and every unit and integration
+# test against real PostgreSQL and Redis. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+
+ensure_postgres
+ensure_redis
+ensure_node
+
+export TEST_DATABASE_SERVER="${TEST_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}"
+export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+
+# Databases left by earlier runs (each test makes its own).
+psql "$TEST_DATABASE_SERVER/postgres" -Atqc \
+  "SELECT datname FROM pg_database WHERE datname LIKE 'maestro\_test\_%'" |
+  while read -r db; do psql "$TEST_DATABASE_SERVER/postgres" -qc "DROP DATABASE IF EXISTS \"$db\"" || true; done
+
+echo "== format and lints"
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
+
+echo "== graphql-http conformance audit"
+cargo build --locked --bin maestro
+scripts/conformance.sh
+
+echo "== tests"
+cargo test --locked
