@@ -64,6 +64,68 @@ pub fn description(field: &str, raw: Option<&str>) -> AppResult<Option<String>> 
     }
 }
 
+/// Longest key of a param, tag or metric (as MLflow).
+pub const MAX_KEY_CHARS: usize = 250;
+/// Longest param value (as MLflow).
+pub const MAX_PARAM_VALUE_CHARS: usize = 6000;
+/// Longest tag value (as MLflow).
+pub const MAX_TAG_VALUE_CHARS: usize = 8000;
+
+/// A param, tag or metric key: 1 to 250 characters of letters, digits, `_`, `-`, `.`,
+/// ` ` and `/` (MLflow's rule), not `..`-relative.
+pub fn key(field: &str, raw: &str) -> AppResult<()> {
+    let n = raw.chars().count();
+    if n == 0 || n > MAX_KEY_CHARS {
+        return Err(AppError::validation(
+            field,
+            format!(
+                "key `{}` must be 1 to {MAX_KEY_CHARS} characters",
+                truncate(raw)
+            ),
+        ));
+    }
+    let allowed = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | '/');
+    if !raw.chars().all(allowed) {
+        return Err(AppError::validation(
+            field,
+            format!(
+                "key `{}` may only contain letters, digits, `_`, `-`, `.`, spaces and `/`",
+                truncate(raw)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A value no longer than `max` characters.
+pub fn value(field: &str, key: &str, raw: &str, max: usize) -> AppResult<()> {
+    if raw.chars().count() > max {
+        return Err(AppError::validation(
+            field,
+            format!(
+                "the value of `{}` is longer than {max} characters",
+                truncate(key)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// At most `max` items in one call.
+pub fn count(field: &str, n: usize, max: usize) -> AppResult<()> {
+    if n > max {
+        return Err(AppError::validation(
+            field,
+            format!("at most {max} per call; got {n}: split the batch"),
+        ));
+    }
+    Ok(())
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +152,15 @@ mod tests {
         ] {
             assert!(email("email", bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn keys_follow_mlflow_rules() {
+        assert!(key("k", "train/loss-1.5 a_b").is_ok());
+        assert!(key("k", "").is_err());
+        assert!(key("k", "a;b").is_err());
+        assert!(key("k", &"k".repeat(MAX_KEY_CHARS)).is_ok());
+        assert!(key("k", &"k".repeat(MAX_KEY_CHARS + 1)).is_err());
     }
 
     #[test]

@@ -1,8 +1,16 @@
 //! PostgreSQL access: plain SQL in free functions, one module per domain.
 
 pub mod api_tokens;
+pub mod experiments;
+pub mod models;
+pub mod projects;
+pub mod runs;
+pub mod search;
 pub mod sessions;
 pub mod users;
+
+/// Free-form string tags of experiments and models, stored as a JSON object.
+pub type KeyValues = std::collections::BTreeMap<String, String>;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Relay connections: page arguments, opaque keyset cursors and the `totalCount` field.
 
-use async_graphql::SimpleObject;
 use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Object};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
@@ -9,11 +9,44 @@ use uuid::Uuid;
 use crate::error::{AppError, AppResult};
 use crate::graphql::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
+use crate::graphql::access::loader;
+use crate::graphql::loaders::{ExperimentCountKey, ModelCountKey, RunCountKey, VersionCountKey};
+
+/// How a connection learns its `totalCount`: known already, or counted on demand (in a
+/// batch with its siblings) only when the field is selected.
+pub enum TotalCount {
+    Known(i64),
+    ExperimentsOf(Uuid),
+    ModelsOf(Uuid),
+    VersionsOf(Uuid),
+    RunsOf(RunCountKey),
+}
+
 /// Fields every connection has beside `edges` and `pageInfo`.
-#[derive(SimpleObject)]
 pub struct ConnectionFields {
+    pub total: TotalCount,
+}
+
+#[Object]
+impl ConnectionFields {
     /// How many items match, across all pages.
-    pub total_count: i64,
+    async fn total_count(&self, ctx: &Context<'_>) -> AppResult<i64> {
+        let l = loader(ctx);
+        Ok(match &self.total {
+            TotalCount::Known(n) => *n,
+            TotalCount::ExperimentsOf(id) => {
+                l.load_one(ExperimentCountKey(*id)).await?.unwrap_or(0)
+            }
+            TotalCount::ModelsOf(id) => l.load_one(ModelCountKey(*id)).await?.unwrap_or(0),
+            TotalCount::VersionsOf(id) => l.load_one(VersionCountKey(*id)).await?.unwrap_or(0),
+            TotalCount::RunsOf(key) => l.load_one(key.clone()).await?.unwrap_or(0),
+        })
+    }
+}
+
+/// Whether the client selected `totalCount` (so a top-level count is worth a statement).
+pub fn wants_total(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
 }
 
 pub type Page<T> = Connection<String, T, ConnectionFields>;
@@ -70,7 +103,7 @@ pub fn build_page<R, T>(
     mut rows: Vec<R>,
     limit: usize,
     has_previous: bool,
-    total_count: i64,
+    total: TotalCount,
     key: impl Fn(&R) -> String,
     node: impl Fn(R) -> T,
 ) -> Page<T>
@@ -79,11 +112,8 @@ where
 {
     let has_next = rows.len() > limit;
     rows.truncate(limit);
-    let mut page = Connection::with_additional_fields(
-        has_previous,
-        has_next,
-        ConnectionFields { total_count },
-    );
+    let mut page =
+        Connection::with_additional_fields(has_previous, has_next, ConnectionFields { total });
     page.edges.extend(
         rows.into_iter()
             .map(|r| Edge::new(encode_cursor(&key(&r)), node(r))),

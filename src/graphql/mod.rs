@@ -1,11 +1,18 @@
 //! The GraphQL API: one schema merged from one module per domain.
 
+pub mod access;
 pub mod account;
+pub mod common;
 pub mod connection;
 pub mod context;
+pub mod experiment;
 pub mod gate;
 pub mod ids;
 pub mod limits;
+pub mod loaders;
+pub mod model;
+pub mod project;
+pub mod run;
 pub mod schema;
 
 pub use schema::{AppSchema, build_schema};

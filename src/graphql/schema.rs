@@ -3,15 +3,31 @@
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::graphql::account::{mutation::AccountMutation, query::AccountQuery};
+use crate::graphql::experiment::{mutation::ExperimentMutation, query::ExperimentQuery};
 use crate::graphql::gate::Gate;
 use crate::graphql::limits;
+use crate::graphql::model::{mutation::ModelMutation, query::ModelQuery};
+use crate::graphql::project::{mutation::ProjectMutation, query::ProjectQuery};
+use crate::graphql::run::{mutation::RunMutation, query::RunQuery};
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery);
+pub struct Query(
+    AccountQuery,
+    ProjectQuery,
+    ExperimentQuery,
+    RunQuery,
+    ModelQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutation);
+pub struct Mutation(
+    AccountMutation,
+    ProjectMutation,
+    ExperimentMutation,
+    RunMutation,
+    ModelMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -18,6 +18,7 @@ use crate::error::code;
 use crate::graphql::AppSchema;
 use crate::graphql::context::ClientAddr;
 use crate::graphql::limits::MAX_BODY_BYTES;
+use crate::graphql::loaders;
 use crate::http::client_addr;
 use crate::state::AppState;
 
@@ -251,10 +252,14 @@ async fn execute(
         let app = &gql.app;
         let addr = client_addr::resolve(peer.ip(), headers, &app.config.trusted_proxies);
         request = request.data(ClientAddr(addr));
+        let mut viewer = None;
         match bearer_token(headers) {
             Ok(None) => {}
             Ok(Some(token)) => match auth::authenticate(app, token).await {
-                Ok(principal) => request = request.data(principal),
+                Ok(principal) => {
+                    viewer = Some(principal.user_id);
+                    request = request.data(principal);
+                }
                 Err(AuthFailure::InvalidToken(reason)) => {
                     tracing::info!(%reason, "refused bearer token");
                     return invalid_token(media);
@@ -270,6 +275,7 @@ async fn execute(
             },
             Err(()) => return invalid_token(media),
         }
+        request = request.data(loaders::for_request(app.db.clone(), viewer));
         let response = gql.schema.execute(request).await;
         shape(response, media, request_id)
     }

@@ -5,7 +5,9 @@ use async_graphql::{Context, ID, Object};
 use crate::db;
 use crate::error::AppResult;
 use crate::graphql::account::types::{ApiToken, User, UserFilter};
-use crate::graphql::connection::{Page, build_page, decode_id_cursor, page_size};
+use crate::graphql::connection::{
+    Page, TotalCount, build_page, decode_id_cursor, page_size, wants_total,
+};
 use crate::graphql::context::{principal, state};
 use crate::graphql::ids;
 
@@ -48,12 +50,16 @@ impl AccountQuery {
         let search = filter.unwrap_or_default().search;
         let db = &state(ctx).db;
         let rows = db::users::page(db, search.as_deref(), after_id, limit as i64 + 1).await?;
-        let total = db::users::count(db, search.as_deref()).await?;
+        let total = if wants_total(ctx) {
+            db::users::count(db, search.as_deref()).await?
+        } else {
+            0
+        };
         Ok(build_page(
             rows,
             limit,
             after_id.is_some(),
-            total,
+            TotalCount::Known(total),
             |u| u.id.to_string(),
             User,
         ))

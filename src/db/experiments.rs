@@ -1,0 +1,131 @@
+//! Experiments: named groups of runs inside a project.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::db::KeyValues;
+use crate::error::{AppError, AppResult, ResultExt};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExperimentRow {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: Json<KeyValues>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, project_id, name, description, tags, created_by, created_at, updated_at";
+
+fn duplicate_name() -> AppError {
+    AppError::Conflict(
+        "an experiment with this name already exists in the project: pick another name".into(),
+    )
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn insert(
+    db: &PgPool,
+    project_id: Uuid,
+    name: &str,
+    description: Option<&str>,
+    tags: &KeyValues,
+    created_by: Uuid,
+) -> AppResult<ExperimentRow> {
+    sqlx::query_as::<_, ExperimentRow>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO experiments (id, project_id, name, description, tags, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(project_id)
+    .bind(name)
+    .bind(description)
+    .bind(Json(tags))
+    .bind(created_by)
+    .fetch_one(db)
+    .await
+    .on_constraint("experiments_project_name_key", duplicate_name)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn update(
+    db: &PgPool,
+    id: Uuid,
+    name: Option<&str>,
+    description: Option<&str>,
+    tags: Option<&KeyValues>,
+) -> AppResult<Option<ExperimentRow>> {
+    sqlx::query_as::<_, ExperimentRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE experiments SET name = COALESCE($2, name), description = COALESCE($3, description),
+                tags = COALESCE($4, tags), updated_at = now()
+         WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(name)
+    .bind(description)
+    .bind(tags.map(Json))
+    .fetch_optional(db)
+    .await
+    .on_constraint("experiments_project_name_key", duplicate_name)
+}
+
+/// Deletes an experiment with its runs and their data (one statement, cascading).
+#[tracing::instrument(skip(db))]
+pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
+    let done = sqlx::query("DELETE FROM experiments WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ExperimentRow>> {
+    let rows = sqlx::query_as::<_, ExperimentRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM experiments WHERE id = ANY($1)"
+    )))
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+/// One page of experiments for each project, in one statement.
+#[tracing::instrument(skip(db))]
+pub async fn pages_by_project(
+    db: &PgPool,
+    project_ids: &[Uuid],
+    after: Option<Uuid>,
+    limit: i64,
+) -> AppResult<Vec<ExperimentRow>> {
+    let rows = sqlx::query_as::<_, ExperimentRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT e.* FROM unnest($1::uuid[]) AS parent(id)
+         CROSS JOIN LATERAL (
+             SELECT {COLUMNS} FROM experiments
+             WHERE project_id = parent.id AND ($2::uuid IS NULL OR id > $2)
+             ORDER BY id LIMIT $3
+         ) e"
+    )))
+    .bind(project_ids)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn counts_by_project(db: &PgPool, project_ids: &[Uuid]) -> AppResult<Vec<(Uuid, i64)>> {
+    let rows = sqlx::query_as::<_, (Uuid, i64)>(
+        "SELECT project_id, count(*) FROM experiments WHERE project_id = ANY($1) GROUP BY project_id",
+    )
+    .bind(project_ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}

@@ -1,0 +1,427 @@
+//! The model registry: models, numbered versions, stages, aliases and their history.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::db::KeyValues;
+use crate::error::{AppError, AppResult, ResultExt};
+
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ModelStage {
+    None,
+    Staging,
+    Production,
+    Archived,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ModelRow {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: Json<KeyValues>,
+    pub latest_version: i32,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const MODEL_COLUMNS: &str =
+    "id, project_id, name, description, tags, latest_version, created_by, created_at, updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VersionRow {
+    pub id: Uuid,
+    pub model_id: Uuid,
+    /// Denormalized from the model for authorization.
+    pub project_id: Uuid,
+    pub version: i32,
+    pub stage: ModelStage,
+    pub source_run_id: Option<Uuid>,
+    pub description: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Version columns, selected from `model_versions v JOIN models m`.
+const VERSION_COLUMNS: &str = "v.id, v.model_id, m.project_id, v.version, v.stage, v.source_run_id, \
+     v.description, v.created_by, v.created_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AliasRow {
+    pub model_id: Uuid,
+    pub alias: String,
+    pub version_id: Uuid,
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AliasEventRow {
+    pub model_id: Uuid,
+    pub alias: String,
+    pub version: Option<i32>,
+    pub changed_by: Option<Uuid>,
+    pub changed_at: DateTime<Utc>,
+}
+
+fn duplicate_name() -> AppError {
+    AppError::Conflict(
+        "a model with this name already exists in the project: pick another name".into(),
+    )
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn insert(
+    db: &PgPool,
+    project_id: Uuid,
+    name: &str,
+    description: Option<&str>,
+    tags: &KeyValues,
+    created_by: Uuid,
+) -> AppResult<ModelRow> {
+    sqlx::query_as::<_, ModelRow>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO models (id, project_id, name, description, tags, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {MODEL_COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(project_id)
+    .bind(name)
+    .bind(description)
+    .bind(Json(tags))
+    .bind(created_by)
+    .fetch_one(db)
+    .await
+    .on_constraint("models_project_name_key", duplicate_name)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn update(
+    db: &PgPool,
+    id: Uuid,
+    name: Option<&str>,
+    description: Option<&str>,
+    tags: Option<&KeyValues>,
+) -> AppResult<Option<ModelRow>> {
+    sqlx::query_as::<_, ModelRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE models SET name = COALESCE($2, name), description = COALESCE($3, description),
+                tags = COALESCE($4, tags), updated_at = now()
+         WHERE id = $1 RETURNING {MODEL_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(name)
+    .bind(description)
+    .bind(tags.map(Json))
+    .fetch_optional(db)
+    .await
+    .on_constraint("models_project_name_key", duplicate_name)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
+    let done = sqlx::query("DELETE FROM models WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ModelRow>> {
+    let rows = sqlx::query_as::<_, ModelRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {MODEL_COLUMNS} FROM models WHERE id = ANY($1)"
+    )))
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn pages_by_project(
+    db: &PgPool,
+    project_ids: &[Uuid],
+    after: Option<Uuid>,
+    limit: i64,
+) -> AppResult<Vec<ModelRow>> {
+    let rows = sqlx::query_as::<_, ModelRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT m.* FROM unnest($1::uuid[]) AS parent(id)
+         CROSS JOIN LATERAL (
+             SELECT {MODEL_COLUMNS} FROM models
+             WHERE project_id = parent.id AND ($2::uuid IS NULL OR id > $2)
+             ORDER BY id LIMIT $3
+         ) m"
+    )))
+    .bind(project_ids)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn counts_by_project(db: &PgPool, project_ids: &[Uuid]) -> AppResult<Vec<(Uuid, i64)>> {
+    let rows = sqlx::query_as::<_, (Uuid, i64)>(
+        "SELECT project_id, count(*) FROM models WHERE project_id = ANY($1) GROUP BY project_id",
+    )
+    .bind(project_ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+/// Creates the next version of a model. The model row's counter is bumped in the same
+/// statement, which locks the row: concurrent creations queue, and a failed insert rolls
+/// the counter back, so numbers have neither gaps nor duplicates.
+#[tracing::instrument(skip(db))]
+pub async fn create_version(
+    db: &PgPool,
+    model_id: Uuid,
+    source_run_id: Option<Uuid>,
+    description: Option<&str>,
+    created_by: Uuid,
+) -> AppResult<VersionRow> {
+    let row = sqlx::query_as::<_, VersionRow>(
+        "WITH m AS (
+             UPDATE models SET latest_version = latest_version + 1, updated_at = now()
+             WHERE id = $2 RETURNING id, project_id, latest_version)
+         INSERT INTO model_versions (id, model_id, version, source_run_id, description, created_by)
+         SELECT $1, m.id, m.latest_version, $3, $4, $5 FROM m
+         RETURNING id, model_id, (SELECT project_id FROM m) AS project_id, version, stage,
+                   source_run_id, description, created_by, created_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(model_id)
+    .bind(source_run_id)
+    .bind(description)
+    .bind(created_by)
+    .fetch_optional(db)
+    .await?;
+    row.ok_or_else(|| AppError::not_found("model"))
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_versions(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
+    let rows = sqlx::query_as::<_, VersionRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {VERSION_COLUMNS} FROM model_versions v JOIN models m ON m.id = v.model_id
+         WHERE v.id = ANY($1)"
+    )))
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+/// One page of versions per model, newest (highest number) first.
+#[tracing::instrument(skip(db))]
+pub async fn version_pages_by_model(
+    db: &PgPool,
+    model_ids: &[Uuid],
+    before_version: Option<i32>,
+    limit: i64,
+) -> AppResult<Vec<VersionRow>> {
+    let rows = sqlx::query_as::<_, VersionRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT page.* FROM unnest($1::uuid[]) AS parent(id)
+         CROSS JOIN LATERAL (
+             SELECT {VERSION_COLUMNS} FROM model_versions v JOIN models m ON m.id = v.model_id
+             WHERE v.model_id = parent.id AND ($2::int4 IS NULL OR v.version < $2)
+             ORDER BY v.version DESC LIMIT $3
+         ) page"
+    )))
+    .bind(model_ids)
+    .bind(before_version)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn version_counts_by_model(
+    db: &PgPool,
+    model_ids: &[Uuid],
+) -> AppResult<Vec<(Uuid, i64)>> {
+    let rows = sqlx::query_as::<_, (Uuid, i64)>(
+        "SELECT model_id, count(*) FROM model_versions WHERE model_id = ANY($1) GROUP BY model_id",
+    )
+    .bind(model_ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn latest_versions(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
+    let rows = sqlx::query_as::<_, VersionRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT ON (v.model_id) {VERSION_COLUMNS}
+         FROM model_versions v JOIN models m ON m.id = v.model_id
+         WHERE v.model_id = ANY($1) ORDER BY v.model_id, v.version DESC"
+    )))
+    .bind(model_ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn versions_from_runs(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
+    let rows = sqlx::query_as::<_, VersionRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {VERSION_COLUMNS} FROM model_versions v JOIN models m ON m.id = v.model_id
+         WHERE v.source_run_id = ANY($1) ORDER BY v.model_id, v.version"
+    )))
+    .bind(run_ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+/// Moves a version to a stage. Promoting to PRODUCTION archives the model's other
+/// PRODUCTION versions unless `keep_existing`. One transaction.
+#[tracing::instrument(skip(db))]
+pub async fn set_stage(
+    db: &PgPool,
+    version_id: Uuid,
+    stage: ModelStage,
+    keep_existing: bool,
+) -> AppResult<Option<VersionRow>> {
+    let mut tx = db.begin().await?;
+    let model_id: Option<Uuid> =
+        sqlx::query_scalar("SELECT model_id FROM model_versions WHERE id = $1")
+            .bind(version_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(model_id) = model_id else {
+        return Ok(None);
+    };
+    // Serialize stage changes of one model so two promotions cannot both stay PRODUCTION.
+    sqlx::query("SELECT 1 FROM models WHERE id = $1 FOR UPDATE")
+        .bind(model_id)
+        .execute(&mut *tx)
+        .await?;
+    if stage == ModelStage::Production && !keep_existing {
+        sqlx::query(
+            "UPDATE model_versions SET stage = 'ARCHIVED', updated_at = now()
+             WHERE model_id = $1 AND stage = 'PRODUCTION' AND id <> $2",
+        )
+        .bind(model_id)
+        .bind(version_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("UPDATE model_versions SET stage = $2, updated_at = now() WHERE id = $1")
+        .bind(version_id)
+        .bind(stage)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(find_versions(db, &[version_id]).await?.pop())
+}
+
+/// Points an alias at a version (creating or moving it) and records the change.
+#[tracing::instrument(skip(db))]
+pub async fn set_alias(
+    db: &PgPool,
+    model_id: Uuid,
+    alias: &str,
+    version_id: Uuid,
+    changed_by: Uuid,
+) -> AppResult<()> {
+    sqlx::query(
+        "WITH v AS (SELECT id, version FROM model_versions WHERE id = $3 AND model_id = $1),
+              set AS (
+                  INSERT INTO model_aliases (model_id, alias, version_id, updated_by)
+                  SELECT $1, $2, v.id, $4 FROM v
+                  ON CONFLICT (model_id, alias) DO UPDATE
+                      SET version_id = EXCLUDED.version_id, updated_by = EXCLUDED.updated_by,
+                          updated_at = now())
+         INSERT INTO model_alias_events (model_id, alias, version, changed_by)
+         SELECT $1, $2, v.version, $4 FROM v",
+    )
+    .bind(model_id)
+    .bind(alias)
+    .bind(version_id)
+    .bind(changed_by)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Removes an alias, recording the change; returns whether it existed.
+#[tracing::instrument(skip(db))]
+pub async fn delete_alias(
+    db: &PgPool,
+    model_id: Uuid,
+    alias: &str,
+    changed_by: Uuid,
+) -> AppResult<bool> {
+    let deleted: Option<String> = sqlx::query_scalar(
+        "WITH gone AS (DELETE FROM model_aliases WHERE model_id = $1 AND alias = $2 RETURNING alias),
+              logged AS (
+                  INSERT INTO model_alias_events (model_id, alias, version, changed_by)
+                  SELECT $1, alias, NULL, $3 FROM gone)
+         SELECT alias FROM gone",
+    )
+    .bind(model_id)
+    .bind(alias)
+    .bind(changed_by)
+    .fetch_optional(db)
+    .await?;
+    Ok(deleted.is_some())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn aliases_of_models(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec<AliasRow>> {
+    let rows = sqlx::query_as::<_, AliasRow>(
+        "SELECT a.model_id, a.alias, a.version_id, v.version, a.updated_at
+         FROM model_aliases a JOIN model_versions v ON v.id = a.version_id
+         WHERE a.model_id = ANY($1) ORDER BY a.model_id, a.alias",
+    )
+    .bind(model_ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn aliases_of_versions(db: &PgPool, version_ids: &[Uuid]) -> AppResult<Vec<AliasRow>> {
+    let rows = sqlx::query_as::<_, AliasRow>(
+        "SELECT a.model_id, a.alias, a.version_id, v.version, a.updated_at
+         FROM model_aliases a JOIN model_versions v ON v.id = a.version_id
+         WHERE a.version_id = ANY($1) ORDER BY a.version_id, a.alias",
+    )
+    .bind(version_ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn alias_history(
+    db: &PgPool,
+    model_id: Uuid,
+    limit: i64,
+) -> AppResult<Vec<AliasEventRow>> {
+    let rows = sqlx::query_as::<_, AliasEventRow>(
+        "SELECT model_id, alias, version, changed_by, changed_at FROM model_alias_events
+         WHERE model_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(model_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn delete_version(db: &PgPool, id: Uuid) -> AppResult<bool> {
+    let done = sqlx::query("DELETE FROM model_versions WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

@@ -1,0 +1,5 @@
+//! Experiments: named groups of runs in a project.
+
+pub mod mutation;
+pub mod query;
+pub mod types;

@@ -1,0 +1,30 @@
+//! Reads of experiments.
+
+use async_graphql::{Context, ID, Object};
+use uuid::Uuid;
+
+use crate::error::AppResult;
+use crate::graphql::access::{can_read, loader};
+use crate::graphql::experiment::types::Experiment;
+use crate::graphql::ids;
+use crate::graphql::loaders::ExperimentKey;
+
+#[derive(Default)]
+pub struct ExperimentQuery;
+
+#[Object]
+impl ExperimentQuery {
+    /// An experiment you can see; null otherwise.
+    async fn experiment(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Experiment>> {
+        visible_experiment(ctx, ids::parse("id", &id)?).await
+    }
+}
+
+pub async fn visible_experiment(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Experiment>> {
+    let Some(row) = loader(ctx).load_one(ExperimentKey(id)).await? else {
+        return Ok(None);
+    };
+    Ok(can_read(ctx, row.project_id)
+        .await?
+        .then_some(Experiment(row)))
+}

@@ -1,0 +1,96 @@
+//! GraphQL types of experiments.
+
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+
+use crate::db::experiments::ExperimentRow;
+use crate::error::{AppError, AppResult};
+use crate::graphql::access::loader;
+use crate::graphql::account::types::User;
+use crate::graphql::common::{Tag, TagInput, tag_list, user};
+use crate::graphql::connection::{Page, TotalCount, page_size};
+use crate::graphql::ids::to_id;
+use crate::graphql::loaders::{ProjectKey, RunCountKey, RunPageKey};
+use crate::graphql::project::types::Project;
+use crate::graphql::run::search::{RunFilter, RunOrderBy, run_query, search_page};
+use crate::graphql::run::types::Run;
+
+/// A named group of runs. Only built for callers who may see its project.
+pub struct Experiment(pub ExperimentRow);
+
+#[Object]
+impl Experiment {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+    async fn project(&self, ctx: &Context<'_>) -> AppResult<Project> {
+        // Same project as this experiment, which the caller may see.
+        loader(ctx)
+            .load_one(ProjectKey(self.0.project_id))
+            .await?
+            .map(Project)
+            .ok_or_else(|| AppError::not_found("project"))
+    }
+    /// Unique within the project.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn tags(&self) -> Vec<Tag> {
+        tag_list(&self.0.tags)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        user(ctx, self.0.created_by).await
+    }
+    /// The experiment's runs, filtered and ordered like `Query.runs` (default: oldest
+    /// first). Pages of sibling experiments are read together.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn runs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<RunFilter>,
+        order_by: Option<RunOrderBy>,
+    ) -> AppResult<Page<Run>> {
+        let limit = page_size(first)?;
+        let query = run_query(filter, order_by, after.as_deref(), limit)?;
+        let filter_key = serde_json::to_string(&query.filter).map_err(anyhow::Error::from)?;
+        let key = RunPageKey {
+            experiment: self.0.id,
+            query: serde_json::to_string(&query).map_err(anyhow::Error::from)?,
+        };
+        let rows = loader(ctx).load_one(key).await?.unwrap_or_default();
+        let total = TotalCount::RunsOf(RunCountKey {
+            experiment: self.0.id,
+            filter: filter_key,
+        });
+        Ok(search_page(rows, limit, query.after.is_some(), total))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateExperimentInput {
+    pub project_id: ID,
+    /// Unique within the project.
+    pub name: String,
+    pub description: Option<String>,
+    #[graphql(default)]
+    pub tags: Vec<TagInput>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateExperimentInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Replaces all tags when given.
+    pub tags: Option<Vec<TagInput>>,
+}

@@ -1,0 +1,425 @@
+//! Dataloaders: every relation is read in batches, one statement per (relation, batch).
+//! One `Loaders` value per request; each key type below is one relation.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::db;
+use crate::db::experiments::ExperimentRow;
+use crate::db::models::{AliasRow, ModelRow, VersionRow};
+use crate::db::projects::{MemberRow, ProjectRole, ProjectRow};
+use crate::db::runs::{KeyValueRow, MetricRow, RunRow};
+use crate::db::search::{Condition, RunQuery, SearchRow};
+use crate::db::users::UserRow;
+use crate::error::AppError;
+
+/// Batches may be large (a 20×20×20 nested read asks for 8,000 runs' params at once);
+/// one statement per batch keeps the statement count independent of page sizes.
+const MAX_BATCH: usize = 20_000;
+
+pub struct Loaders {
+    pub db: PgPool,
+    /// The signed-in user, whose project roles `ProjectRoleKey` loads.
+    pub viewer: Option<Uuid>,
+}
+
+pub type RequestLoader = DataLoader<Loaders>;
+
+pub fn for_request(db: PgPool, viewer: Option<Uuid>) -> RequestLoader {
+    DataLoader::new(Loaders { db, viewer }, tokio::spawn).max_batch_size(MAX_BATCH)
+}
+
+macro_rules! key {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name(pub Uuid);
+    };
+}
+
+key!(/// A user by id.
+    UserKey);
+key!(/// A project by id.
+    ProjectKey);
+key!(/// The viewer's role in a project.
+    ProjectRoleKey);
+key!(/// A project's members.
+    MembersKey);
+key!(/// An experiment by id.
+    ExperimentKey);
+key!(/// A run by id.
+    RunKey);
+key!(/// A run's params.
+    ParamsKey);
+key!(/// A run's tags.
+    TagsKey);
+key!(/// A run's latest metrics.
+    LatestMetricsKey);
+key!(/// Model versions made from a run.
+    VersionsFromRunKey);
+key!(/// A model by id.
+    ModelKey);
+key!(/// A model version by id.
+    VersionKey);
+key!(/// A model's highest version.
+    LatestVersionKey);
+key!(/// A model's aliases.
+    ModelAliasesKey);
+key!(/// A version's aliases.
+    VersionAliasesKey);
+key!(/// How many experiments a project has.
+    ExperimentCountKey);
+key!(/// How many models a project has.
+    ModelCountKey);
+key!(/// How many versions a model has.
+    VersionCountKey);
+
+/// A page of children of one parent; all keys of a batch with the same page arguments
+/// are read in one statement.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChildPageKey<P> {
+    pub parent: Uuid,
+    pub after: Option<P>,
+    pub limit: i64,
+}
+
+/// A page of an experiment's runs, with the search serialized so it can be a key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RunPageKey {
+    pub experiment: Uuid,
+    pub query: String,
+}
+
+/// How many of an experiment's runs match a (serialized) filter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RunCountKey {
+    pub experiment: Uuid,
+    pub filter: String,
+}
+
+fn ids<K: Copy>(keys: &[K], f: impl Fn(K) -> Uuid) -> Vec<Uuid> {
+    keys.iter().map(|k| f(*k)).collect()
+}
+
+fn grouped<R, K: Hash + Eq>(rows: Vec<R>, key: impl Fn(&R) -> K) -> HashMap<K, Vec<R>> {
+    let mut out: HashMap<K, Vec<R>> = HashMap::new();
+    for r in rows {
+        out.entry(key(&r)).or_default().push(r);
+    }
+    out
+}
+
+/// Groups page keys by their page arguments, so each group is one statement.
+fn page_groups<P: Clone + Eq + Hash>(
+    keys: &[ChildPageKey<P>],
+) -> HashMap<(Option<P>, i64), Vec<Uuid>> {
+    let mut out: HashMap<(Option<P>, i64), Vec<Uuid>> = HashMap::new();
+    for k in keys {
+        out.entry((k.after.clone(), k.limit))
+            .or_default()
+            .push(k.parent);
+    }
+    out
+}
+
+macro_rules! by_id_loader {
+    ($key:ty, $row:ty, $fetch:path, $field:ident) => {
+        impl Loader<$key> for Loaders {
+            type Value = $row;
+            type Error = AppError;
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $row>, AppError> {
+                let rows = $fetch(&self.db, &ids(keys, |k| k.0)).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| (<$key>::from_id(r.$field), r))
+                    .collect())
+            }
+        }
+    };
+}
+
+macro_rules! grouped_loader {
+    ($key:ty, $row:ty, $fetch:path, $field:ident) => {
+        impl Loader<$key> for Loaders {
+            type Value = Vec<$row>;
+            type Error = AppError;
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Vec<$row>>, AppError> {
+                let rows = $fetch(&self.db, &ids(keys, |k| k.0)).await?;
+                Ok(grouped(rows, |r| <$key>::from_id(r.$field)))
+            }
+        }
+    };
+}
+
+macro_rules! count_loader {
+    ($key:ty, $fetch:path) => {
+        impl Loader<$key> for Loaders {
+            type Value = i64;
+            type Error = AppError;
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, i64>, AppError> {
+                let rows = $fetch(&self.db, &ids(keys, |k| k.0)).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, n)| (<$key>::from_id(id), n))
+                    .collect())
+            }
+        }
+    };
+}
+
+macro_rules! from_id {
+    ($($key:ty),*) => {$(
+        impl $key {
+            fn from_id(id: Uuid) -> Self { Self(id) }
+        }
+    )*};
+}
+
+from_id!(
+    UserKey,
+    ProjectKey,
+    MembersKey,
+    ExperimentKey,
+    RunKey,
+    ParamsKey,
+    TagsKey,
+    LatestMetricsKey,
+    ModelKey,
+    VersionKey,
+    LatestVersionKey,
+    ModelAliasesKey,
+    VersionAliasesKey,
+    ExperimentCountKey,
+    ModelCountKey,
+    VersionCountKey
+);
+
+by_id_loader!(UserKey, UserRow, db::users::find_many, id);
+by_id_loader!(ProjectKey, ProjectRow, db::projects::find_many, id);
+by_id_loader!(ExperimentKey, ExperimentRow, db::experiments::find_many, id);
+by_id_loader!(RunKey, RunRow, db::runs::find_many, id);
+by_id_loader!(ModelKey, ModelRow, db::models::find_many, id);
+by_id_loader!(VersionKey, VersionRow, db::models::find_versions, id);
+by_id_loader!(
+    LatestVersionKey,
+    VersionRow,
+    db::models::latest_versions,
+    model_id
+);
+
+grouped_loader!(MembersKey, MemberRow, db::projects::members_of, project_id);
+grouped_loader!(ParamsKey, KeyValueRow, db::runs::params_of, run_id);
+grouped_loader!(TagsKey, KeyValueRow, db::runs::tags_of, run_id);
+grouped_loader!(
+    LatestMetricsKey,
+    MetricRow,
+    db::runs::latest_metrics_of,
+    run_id
+);
+grouped_loader!(
+    ModelAliasesKey,
+    AliasRow,
+    db::models::aliases_of_models,
+    model_id
+);
+grouped_loader!(
+    VersionAliasesKey,
+    AliasRow,
+    db::models::aliases_of_versions,
+    version_id
+);
+
+count_loader!(ExperimentCountKey, db::experiments::counts_by_project);
+count_loader!(ModelCountKey, db::models::counts_by_project);
+count_loader!(VersionCountKey, db::models::version_counts_by_model);
+
+impl Loader<VersionsFromRunKey> for Loaders {
+    type Value = Vec<VersionRow>;
+    type Error = AppError;
+    async fn load(
+        &self,
+        keys: &[VersionsFromRunKey],
+    ) -> Result<HashMap<VersionsFromRunKey, Vec<VersionRow>>, AppError> {
+        let rows = db::models::versions_from_runs(&self.db, &ids(keys, |k| k.0)).await?;
+        Ok(grouped(rows, |r| {
+            VersionsFromRunKey(r.source_run_id.unwrap_or_default())
+        }))
+    }
+}
+
+impl Loader<ProjectRoleKey> for Loaders {
+    type Value = ProjectRole;
+    type Error = AppError;
+    async fn load(
+        &self,
+        keys: &[ProjectRoleKey],
+    ) -> Result<HashMap<ProjectRoleKey, ProjectRole>, AppError> {
+        let Some(viewer) = self.viewer else {
+            return Ok(HashMap::new());
+        };
+        let rows = db::projects::roles(&self.db, viewer, &ids(keys, |k| k.0)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, role)| (ProjectRoleKey(id), role))
+            .collect())
+    }
+}
+
+/// A page of a project's experiments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExperimentPageKey(pub ChildPageKey<Uuid>);
+/// A page of a project's models.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelPageKey(pub ChildPageKey<Uuid>);
+/// A page of a model's versions, newest first (cursor: the last version number seen).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VersionPageKey(pub ChildPageKey<i32>);
+
+impl Loader<ExperimentPageKey> for Loaders {
+    type Value = Vec<ExperimentRow>;
+    type Error = AppError;
+    async fn load(
+        &self,
+        keys: &[ExperimentPageKey],
+    ) -> Result<HashMap<ExperimentPageKey, Vec<ExperimentRow>>, AppError> {
+        let plain: Vec<ChildPageKey<Uuid>> = keys.iter().map(|k| k.0.clone()).collect();
+        let mut out = HashMap::new();
+        for ((after, limit), parents) in page_groups(&plain) {
+            let rows = db::experiments::pages_by_project(&self.db, &parents, after, limit).await?;
+            let mut by_parent = grouped(rows, |r| r.project_id);
+            for parent in parents {
+                let key = ChildPageKey {
+                    parent,
+                    after,
+                    limit,
+                };
+                out.insert(
+                    ExperimentPageKey(key),
+                    by_parent.remove(&parent).unwrap_or_default(),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<ModelPageKey> for Loaders {
+    type Value = Vec<ModelRow>;
+    type Error = AppError;
+    async fn load(
+        &self,
+        keys: &[ModelPageKey],
+    ) -> Result<HashMap<ModelPageKey, Vec<ModelRow>>, AppError> {
+        let plain: Vec<ChildPageKey<Uuid>> = keys.iter().map(|k| k.0.clone()).collect();
+        let mut out = HashMap::new();
+        for ((after, limit), parents) in page_groups(&plain) {
+            let rows = db::models::pages_by_project(&self.db, &parents, after, limit).await?;
+            let mut by_parent = grouped(rows, |r| r.project_id);
+            for parent in parents {
+                let key = ChildPageKey {
+                    parent,
+                    after,
+                    limit,
+                };
+                out.insert(
+                    ModelPageKey(key),
+                    by_parent.remove(&parent).unwrap_or_default(),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<VersionPageKey> for Loaders {
+    type Value = Vec<VersionRow>;
+    type Error = AppError;
+    async fn load(
+        &self,
+        keys: &[VersionPageKey],
+    ) -> Result<HashMap<VersionPageKey, Vec<VersionRow>>, AppError> {
+        let plain: Vec<ChildPageKey<i32>> = keys.iter().map(|k| k.0.clone()).collect();
+        let mut out = HashMap::new();
+        for ((before, limit), parents) in page_groups(&plain) {
+            let rows =
+                db::models::version_pages_by_model(&self.db, &parents, before, limit).await?;
+            let mut by_parent = grouped(rows, |r| r.model_id);
+            for parent in parents {
+                let key = ChildPageKey {
+                    parent,
+                    after: before,
+                    limit,
+                };
+                out.insert(
+                    VersionPageKey(key),
+                    by_parent.remove(&parent).unwrap_or_default(),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<RunPageKey> for Loaders {
+    type Value = Vec<SearchRow>;
+    type Error = AppError;
+    async fn load(
+        &self,
+        keys: &[RunPageKey],
+    ) -> Result<HashMap<RunPageKey, Vec<SearchRow>>, AppError> {
+        let mut groups: HashMap<&str, Vec<Uuid>> = HashMap::new();
+        for k in keys {
+            groups
+                .entry(k.query.as_str())
+                .or_default()
+                .push(k.experiment);
+        }
+        let mut out = HashMap::new();
+        for (query_json, experiments) in groups {
+            let query: RunQuery = serde_json::from_str(query_json).map_err(anyhow::Error::from)?;
+            let rows = db::search::search_each(&self.db, &experiments, &query).await?;
+            let mut by_parent = grouped(rows, |r| r.run.experiment_id);
+            for experiment in experiments {
+                let key = RunPageKey {
+                    experiment,
+                    query: query_json.to_string(),
+                };
+                out.insert(key, by_parent.remove(&experiment).unwrap_or_default());
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<RunCountKey> for Loaders {
+    type Value = i64;
+    type Error = AppError;
+    async fn load(&self, keys: &[RunCountKey]) -> Result<HashMap<RunCountKey, i64>, AppError> {
+        let mut groups: HashMap<&str, Vec<Uuid>> = HashMap::new();
+        for k in keys {
+            groups
+                .entry(k.filter.as_str())
+                .or_default()
+                .push(k.experiment);
+        }
+        let mut out = HashMap::new();
+        for (filter_json, experiments) in groups {
+            let filter: Option<Condition> =
+                serde_json::from_str(filter_json).map_err(anyhow::Error::from)?;
+            let counts = db::search::count_each(&self.db, &experiments, filter.as_ref()).await?;
+            let counts: HashMap<Uuid, i64> = counts.into_iter().collect();
+            for experiment in experiments {
+                let key = RunCountKey {
+                    experiment,
+                    filter: filter_json.to_string(),
+                };
+                out.insert(key, counts.get(&experiment).copied().unwrap_or(0));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,5 @@
+//! The model registry: models, versions, stages, aliases and lineage.
+
+pub mod mutation;
+pub mod query;
+pub mod types;

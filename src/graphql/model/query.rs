@@ -1,0 +1,42 @@
+//! Reads of the model registry.
+
+use async_graphql::{Context, ID, Object};
+use uuid::Uuid;
+
+use crate::error::AppResult;
+use crate::graphql::access::{can_read, loader};
+use crate::graphql::ids;
+use crate::graphql::loaders::{ModelKey, VersionKey};
+use crate::graphql::model::types::{Model, ModelVersion};
+
+#[derive(Default)]
+pub struct ModelQuery;
+
+#[Object]
+impl ModelQuery {
+    /// A model you can see; null otherwise.
+    async fn model(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Model>> {
+        visible_model(ctx, ids::parse("id", &id)?).await
+    }
+
+    /// A model version you can see; null otherwise.
+    async fn model_version(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<ModelVersion>> {
+        visible_version(ctx, ids::parse("id", &id)?).await
+    }
+}
+
+pub async fn visible_model(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Model>> {
+    let Some(row) = loader(ctx).load_one(ModelKey(id)).await? else {
+        return Ok(None);
+    };
+    Ok(can_read(ctx, row.project_id).await?.then_some(Model(row)))
+}
+
+pub async fn visible_version(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<ModelVersion>> {
+    let Some(row) = loader(ctx).load_one(VersionKey(id)).await? else {
+        return Ok(None);
+    };
+    Ok(can_read(ctx, row.project_id)
+        .await?
+        .then_some(ModelVersion(row)))
+}

@@ -1,0 +1,237 @@
+//! GraphQL types of the model registry.
+
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+
+use crate::db;
+use crate::db::models::{AliasEventRow, AliasRow, ModelRow, ModelStage, VersionRow};
+use crate::error::{AppError, AppResult};
+use crate::graphql::access::{can_read, loader};
+use crate::graphql::account::types::User;
+use crate::graphql::common::{Tag, TagInput, tag_list, user};
+use crate::graphql::connection::{Page, TotalCount, build_page, decode_cursor, page_size};
+use crate::graphql::context::state;
+use crate::graphql::ids::to_id;
+use crate::graphql::loaders::{
+    ChildPageKey, LatestVersionKey, ModelAliasesKey, ModelKey, ProjectKey, RunKey,
+    VersionAliasesKey, VersionKey, VersionPageKey,
+};
+use crate::graphql::project::types::Project;
+use crate::graphql::run::types::Run;
+
+/// A registered model: a named line of versions. Only built for callers who may see its
+/// project.
+pub struct Model(pub ModelRow);
+
+#[Object]
+impl Model {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+    async fn project(&self, ctx: &Context<'_>) -> AppResult<Project> {
+        loader(ctx)
+            .load_one(ProjectKey(self.0.project_id))
+            .await?
+            .map(Project)
+            .ok_or_else(|| AppError::not_found("project"))
+    }
+    /// Unique within the project.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn tags(&self) -> Vec<Tag> {
+        tag_list(&self.0.tags)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        user(ctx, self.0.created_by).await
+    }
+    /// Versions, newest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn versions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<Page<ModelVersion>> {
+        let limit = page_size(first)?;
+        let before = after
+            .map(|c| {
+                decode_cursor(&c)?
+                    .parse::<i32>()
+                    .map_err(|_| AppError::validation("after", "invalid cursor"))
+            })
+            .transpose()?;
+        let key = ChildPageKey {
+            parent: self.0.id,
+            after: before,
+            limit: limit as i64 + 1,
+        };
+        let rows = loader(ctx)
+            .load_one(VersionPageKey(key))
+            .await?
+            .unwrap_or_default();
+        Ok(build_page(
+            rows,
+            limit,
+            before.is_some(),
+            TotalCount::VersionsOf(self.0.id),
+            |v| v.version.to_string(),
+            ModelVersion,
+        ))
+    }
+    /// The highest-numbered version.
+    async fn latest_version(&self, ctx: &Context<'_>) -> AppResult<Option<ModelVersion>> {
+        Ok(loader(ctx)
+            .load_one(LatestVersionKey(self.0.id))
+            .await?
+            .map(ModelVersion))
+    }
+    /// The model's aliases (`champion` → a version), by name.
+    async fn aliases(&self, ctx: &Context<'_>) -> AppResult<Vec<ModelAlias>> {
+        let rows = loader(ctx)
+            .load_one(ModelAliasesKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(ModelAlias).collect())
+    }
+    /// Who pointed which alias where and when, newest first (at most `first`, ≤ 100).
+    async fn alias_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+    ) -> AppResult<Vec<AliasEvent>> {
+        let limit = page_size(Some(first))?;
+        let rows = db::models::alias_history(&state(ctx).db, self.0.id, limit as i64).await?;
+        Ok(rows.into_iter().map(AliasEvent).collect())
+    }
+}
+
+/// A numbered version of a model, with its lineage back to the run that made it.
+pub struct ModelVersion(pub VersionRow);
+
+#[Object]
+impl ModelVersion {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+    async fn model(&self, ctx: &Context<'_>) -> AppResult<Model> {
+        loader(ctx)
+            .load_one(ModelKey(self.0.model_id))
+            .await?
+            .map(Model)
+            .ok_or_else(|| AppError::not_found("model"))
+    }
+    /// 1, 2, 3 … per model, assigned by the server.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn stage(&self) -> ModelStage {
+        self.0.stage
+    }
+    /// The aliases pointing at this version.
+    async fn aliases(&self, ctx: &Context<'_>) -> AppResult<Vec<String>> {
+        let rows = loader(ctx)
+            .load_one(VersionAliasesKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(|a| a.alias).collect())
+    }
+    /// The run this version came from; null when none was given, it was deleted, or it is
+    /// in a project you cannot see.
+    async fn source_run(&self, ctx: &Context<'_>) -> AppResult<Option<Run>> {
+        let Some(id) = self.0.source_run_id else {
+            return Ok(None);
+        };
+        let Some(row) = loader(ctx).load_one(RunKey(id)).await? else {
+            return Ok(None);
+        };
+        Ok(can_read(ctx, row.project_id).await?.then_some(Run(row)))
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        user(ctx, self.0.created_by).await
+    }
+}
+
+/// A named pointer to one version of a model.
+pub struct ModelAlias(pub AliasRow);
+
+#[Object]
+impl ModelAlias {
+    async fn alias(&self) -> &str {
+        &self.0.alias
+    }
+    async fn version(&self, ctx: &Context<'_>) -> AppResult<Option<ModelVersion>> {
+        Ok(loader(ctx)
+            .load_one(VersionKey(self.0.version_id))
+            .await?
+            .map(ModelVersion))
+    }
+    /// The version number it points at.
+    async fn version_number(&self) -> i32 {
+        self.0.version
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// One change of an alias.
+pub struct AliasEvent(pub AliasEventRow);
+
+#[Object]
+impl AliasEvent {
+    async fn alias(&self) -> &str {
+        &self.0.alias
+    }
+    /// The version it then pointed at; null when the alias was deleted.
+    async fn version(&self) -> Option<i32> {
+        self.0.version
+    }
+    async fn changed_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        user(ctx, self.0.changed_by).await
+    }
+    async fn changed_at(&self) -> DateTime<Utc> {
+        self.0.changed_at
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateModelInput {
+    pub project_id: ID,
+    /// Unique within the project.
+    pub name: String,
+    pub description: Option<String>,
+    #[graphql(default)]
+    pub tags: Vec<TagInput>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateModelInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Replaces all tags when given.
+    pub tags: Option<Vec<TagInput>>,
+}
+
+#[derive(InputObject)]
+pub struct CreateModelVersionInput {
+    pub model_id: ID,
+    /// The run that produced it; you must be able to read that run.
+    pub source_run_id: Option<ID>,
+    pub description: Option<String>,
+}

@@ -1,0 +1,5 @@
+//! Projects and their members.
+
+pub mod mutation;
+pub mod query;
+pub mod types;

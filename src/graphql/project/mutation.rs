@@ -1,0 +1,132 @@
+//! Writes of projects and their members.
+
+use async_graphql::{Context, ID, Object};
+
+use crate::db;
+use crate::db::projects::{MembershipChange, ProjectRole};
+use crate::error::{AppError, AppResult};
+use crate::graphql::access::require;
+use crate::graphql::context::{principal, state};
+use crate::graphql::ids;
+use crate::graphql::project::types::{
+    AddProjectMemberInput, CreateProjectInput, Project, ProjectMember, UpdateProjectInput,
+    UpdateProjectMemberInput,
+};
+use crate::validate;
+
+#[derive(Default)]
+pub struct ProjectMutation;
+
+#[Object]
+impl ProjectMutation {
+    /// Creates a project; you become its OWNER.
+    async fn create_project(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProjectInput,
+    ) -> AppResult<Project> {
+        let p = principal(ctx)?;
+        let name = validate::name("name", &input.name)?;
+        let description = validate::description("description", input.description.as_deref())?;
+        let row =
+            db::projects::insert(&state(ctx).db, &name, description.as_deref(), p.user_id).await?;
+        Ok(Project(row))
+    }
+
+    /// Renames or describes a project (OWNER).
+    async fn update_project(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateProjectInput,
+    ) -> AppResult<Project> {
+        let id = ids::parse("id", &id)?;
+        require(ctx, id, ProjectRole::Owner, "project").await?;
+        let name = input
+            .name
+            .as_deref()
+            .map(|n| validate::name("name", n))
+            .transpose()?;
+        let description = validate::description("description", input.description.as_deref())?;
+        let row = db::projects::update(&state(ctx).db, id, name.as_deref(), description.as_deref())
+            .await?
+            .ok_or_else(|| AppError::not_found("project"))?;
+        Ok(Project(row))
+    }
+
+    /// Deletes a project and everything in it, in one transaction (OWNER).
+    async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+        let id = ids::parse("id", &id)?;
+        require(ctx, id, ProjectRole::Owner, "project").await?;
+        if !db::projects::delete(&state(ctx).db, id).await? {
+            return Err(AppError::not_found("project"));
+        }
+        Ok(true)
+    }
+
+    /// Gives an existing account a role in the project (OWNER).
+    async fn add_project_member(
+        &self,
+        ctx: &Context<'_>,
+        input: AddProjectMemberInput,
+    ) -> AppResult<ProjectMember> {
+        let project_id = ids::parse("projectId", &input.project_id)?;
+        require(ctx, project_id, ProjectRole::Owner, "project").await?;
+        let email = validate::email("email", &input.email)?;
+        let db = &state(ctx).db;
+        let user = db::users::find_by_email(db, &email).await?.ok_or_else(|| {
+            AppError::validation(
+                "email",
+                "no account has this email: ask them to register first",
+            )
+        })?;
+        let row = db::projects::add_member(db, project_id, user.id, input.role).await?;
+        Ok(ProjectMember(row))
+    }
+
+    /// Changes a member's role (OWNER). The last OWNER cannot be demoted.
+    async fn update_project_member(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProjectMemberInput,
+    ) -> AppResult<ProjectMember> {
+        let project_id = ids::parse("projectId", &input.project_id)?;
+        let user_id = ids::parse("userId", &input.user_id)?;
+        require(ctx, project_id, ProjectRole::Owner, "project").await?;
+        match db::projects::change_member(&state(ctx).db, project_id, user_id, Some(input.role))
+            .await?
+        {
+            MembershipChange::Changed(Some(row)) => Ok(ProjectMember(row)),
+            MembershipChange::Changed(None) | MembershipChange::NotAMember => {
+                Err(AppError::not_found("member"))
+            }
+            MembershipChange::LastOwner => Err(last_owner()),
+        }
+    }
+
+    /// Removes a member (OWNER), or lets any member leave. The last OWNER cannot leave.
+    async fn remove_project_member(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        user_id: ID,
+    ) -> AppResult<bool> {
+        let project_id = ids::parse("projectId", &project_id)?;
+        let user_id = ids::parse("userId", &user_id)?;
+        let p = principal(ctx)?;
+        if user_id == p.user_id {
+            require(ctx, project_id, ProjectRole::Viewer, "project").await?;
+        } else {
+            require(ctx, project_id, ProjectRole::Owner, "project").await?;
+        }
+        match db::projects::change_member(&state(ctx).db, project_id, user_id, None).await? {
+            MembershipChange::Changed(_) => Ok(true),
+            MembershipChange::NotAMember => Err(AppError::not_found("member")),
+            MembershipChange::LastOwner => Err(last_owner()),
+        }
+    }
+}
+
+fn last_owner() -> AppError {
+    AppError::Conflict("a project needs an OWNER: make another member OWNER first".into())
+}

@@ -1,0 +1,159 @@
+//! GraphQL types of projects and their members.
+
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+
+use crate::db::projects::{MemberRow, ProjectRole, ProjectRow};
+use crate::error::AppResult;
+use crate::graphql::access::{access, loader};
+use crate::graphql::account::types::User;
+use crate::graphql::common::user;
+use crate::graphql::connection::{Page, TotalCount, build_page, decode_id_cursor, page_size};
+use crate::graphql::experiment::types::Experiment;
+use crate::graphql::ids::to_id;
+use crate::graphql::loaders::{ChildPageKey, ExperimentPageKey, MembersKey, ModelPageKey};
+use crate::graphql::model::types::Model;
+
+/// A workspace of experiments and models, shared with its members.
+/// Only built for callers who may see it.
+pub struct Project(pub ProjectRow);
+
+#[Object]
+impl Project {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Who created the project (null if that account was deleted).
+    async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        user(ctx, self.0.created_by).await
+    }
+    /// The caller's role; null for an ADMIN who is not a member.
+    async fn my_role(&self, ctx: &Context<'_>) -> AppResult<Option<ProjectRole>> {
+        Ok(access(ctx, self.0.id).await?.role)
+    }
+    /// Everyone with a role in the project, in the order they joined.
+    async fn members(&self, ctx: &Context<'_>) -> AppResult<Vec<ProjectMember>> {
+        let rows = loader(ctx)
+            .load_one(MembersKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(ProjectMember).collect())
+    }
+    /// The project's experiments, oldest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn experiments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<Page<Experiment>> {
+        let limit = page_size(first)?;
+        let after = decode_id_cursor(after.as_deref())?;
+        let key = ChildPageKey {
+            parent: self.0.id,
+            after,
+            limit: limit as i64 + 1,
+        };
+        let rows = loader(ctx)
+            .load_one(ExperimentPageKey(key))
+            .await?
+            .unwrap_or_default();
+        Ok(build_page(
+            rows,
+            limit,
+            after.is_some(),
+            TotalCount::ExperimentsOf(self.0.id),
+            |e| e.id.to_string(),
+            Experiment,
+        ))
+    }
+    /// The project's registered models, oldest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn models(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<Page<Model>> {
+        let limit = page_size(first)?;
+        let after = decode_id_cursor(after.as_deref())?;
+        let key = ChildPageKey {
+            parent: self.0.id,
+            after,
+            limit: limit as i64 + 1,
+        };
+        let rows = loader(ctx)
+            .load_one(ModelPageKey(key))
+            .await?
+            .unwrap_or_default();
+        Ok(build_page(
+            rows,
+            limit,
+            after.is_some(),
+            TotalCount::ModelsOf(self.0.id),
+            |m| m.id.to_string(),
+            Model,
+        ))
+    }
+}
+
+/// A user's role in a project.
+pub struct ProjectMember(pub MemberRow);
+
+#[Object]
+impl ProjectMember {
+    async fn user(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        user(ctx, Some(self.0.user_id)).await
+    }
+    async fn role(&self) -> ProjectRole {
+        self.0.role
+    }
+    async fn added_at(&self) -> DateTime<Utc> {
+        self.0.added_at
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateProjectInput {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProjectInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(InputObject, Default)]
+pub struct ProjectFilter {
+    /// Case-insensitive substring of the name or description.
+    pub search: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct AddProjectMemberInput {
+    pub project_id: ID,
+    /// The email of an existing account.
+    pub email: String,
+    pub role: ProjectRole,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProjectMemberInput {
+    pub project_id: ID,
+    pub user_id: ID,
+    pub role: ProjectRole,
+}

@@ -1,0 +1,6 @@
+//! Runs: lifecycle, params, tags, metrics, and the runs search.
+
+pub mod mutation;
+pub mod query;
+pub mod search;
+pub mod types;

@@ -1,0 +1,84 @@
+//! Reads of runs: one by id, and the search.
+
+use async_graphql::{Context, ID, Object};
+use uuid::Uuid;
+
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::graphql::access::{can_read, loader};
+use crate::graphql::connection::{Page, TotalCount, page_size, wants_total};
+use crate::graphql::context::state;
+use crate::graphql::experiment::query::visible_experiment;
+use crate::graphql::ids;
+use crate::graphql::loaders::RunKey;
+use crate::graphql::run::search::{RunFilter, RunOrderBy, run_query, search_page};
+use crate::graphql::run::types::Run;
+
+/// Most experiments one search may span.
+pub const MAX_SEARCH_EXPERIMENTS: usize = 100;
+
+#[derive(Default)]
+pub struct RunQuery;
+
+#[Object]
+impl RunQuery {
+    /// A run you can see; null otherwise.
+    async fn run(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Run>> {
+        visible_run(ctx, ids::parse("id", &id)?).await
+    }
+
+    /// Searches the runs of up to 100 experiments you can see: filter by status, name,
+    /// tags, params and latest metrics (AND / OR), order by an attribute, a metric or a
+    /// param (runs without a value last, ties by id). Default order: oldest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn runs(
+        &self,
+        ctx: &Context<'_>,
+        experiment_ids: Vec<ID>,
+        filter: Option<RunFilter>,
+        order_by: Option<RunOrderBy>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<Page<Run>> {
+        if experiment_ids.is_empty() || experiment_ids.len() > MAX_SEARCH_EXPERIMENTS {
+            return Err(AppError::validation(
+                "experimentIds",
+                format!("give 1 to {MAX_SEARCH_EXPERIMENTS} experiment ids"),
+            ));
+        }
+        let mut experiments = Vec::with_capacity(experiment_ids.len());
+        for id in &experiment_ids {
+            let id = ids::parse("experimentIds", id)?;
+            visible_experiment(ctx, id)
+                .await?
+                .ok_or_else(|| AppError::not_found("experiment"))?;
+            experiments.push(id);
+        }
+        let limit = page_size(first)?;
+        let query = run_query(filter, order_by, after.as_deref(), limit)?;
+        let db = &state(ctx).db;
+        let rows = db::search::search(db, &experiments, &query).await?;
+        let total = if wants_total(ctx) {
+            db::search::count_each(db, &experiments, query.filter.as_ref())
+                .await?
+                .iter()
+                .map(|(_, n)| n)
+                .sum()
+        } else {
+            0
+        };
+        Ok(search_page(
+            rows,
+            limit,
+            query.after.is_some(),
+            TotalCount::Known(total),
+        ))
+    }
+}
+
+pub async fn visible_run(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Run>> {
+    let Some(row) = loader(ctx).load_one(RunKey(id)).await? else {
+        return Ok(None);
+    };
+    Ok(can_read(ctx, row.project_id).await?.then_some(Run(row)))
+}

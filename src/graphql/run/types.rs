@@ -1,0 +1,253 @@
+//! GraphQL types of runs, params, metrics.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::db;
+use crate::db::runs::{PointRow, RunRow, RunStatus};
+use crate::error::{AppError, AppResult};
+use crate::graphql::access::{can_read, loader};
+use crate::graphql::account::types::User;
+use crate::graphql::common::{Tag, user};
+use crate::graphql::connection::{
+    Page, TotalCount, build_page, decode_cursor, page_size, wants_total,
+};
+use crate::graphql::context::state;
+use crate::graphql::experiment::types::Experiment;
+use crate::graphql::ids::to_id;
+use crate::graphql::loaders::{
+    ExperimentKey, LatestMetricsKey, ParamsKey, TagsKey, VersionsFromRunKey,
+};
+use crate::graphql::model::types::ModelVersion;
+use crate::validate;
+
+/// Most points a downsampled history returns.
+pub const MAX_SAMPLED_POINTS: i32 = 10_000;
+
+/// One execution of training or evaluation code. Only built for callers who may see its
+/// project.
+pub struct Run(pub RunRow);
+
+/// A parameter: written once per run.
+#[derive(SimpleObject, Clone)]
+pub struct Param {
+    pub key: String,
+    pub value: String,
+}
+
+/// The latest value of a metric.
+#[derive(SimpleObject, Clone)]
+pub struct Metric {
+    pub key: String,
+    pub value: f64,
+    pub step: i64,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// One point of a metric's history.
+#[derive(SimpleObject, Clone)]
+pub struct MetricPoint {
+    pub step: i64,
+    pub value: f64,
+    pub timestamp: DateTime<Utc>,
+}
+
+impl From<PointRow> for MetricPoint {
+    fn from(p: PointRow) -> Self {
+        MetricPoint {
+            step: p.step,
+            value: p.value,
+            timestamp: p.timestamp,
+        }
+    }
+}
+
+#[Object]
+impl Run {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+    async fn experiment(&self, ctx: &Context<'_>) -> AppResult<Experiment> {
+        loader(ctx)
+            .load_one(ExperimentKey(self.0.experiment_id))
+            .await?
+            .map(Experiment)
+            .ok_or_else(|| AppError::not_found("experiment"))
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn status(&self) -> RunStatus {
+        self.0.status
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at
+    }
+    /// When the run left RUNNING.
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.0.ended_at
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        user(ctx, self.0.created_by).await
+    }
+    /// Params in key order.
+    async fn params(&self, ctx: &Context<'_>) -> AppResult<Vec<Param>> {
+        let rows = loader(ctx)
+            .load_one(ParamsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|r| Param {
+                key: r.key,
+                value: r.value,
+            })
+            .collect())
+    }
+    /// Tags in key order.
+    async fn tags(&self, ctx: &Context<'_>) -> AppResult<Vec<Tag>> {
+        let rows = loader(ctx)
+            .load_one(TagsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|r| Tag {
+                key: r.key,
+                value: r.value,
+            })
+            .collect())
+    }
+    /// The latest value of each metric (greatest step, then latest timestamp).
+    async fn latest_metrics(&self, ctx: &Context<'_>) -> AppResult<Vec<Metric>> {
+        let rows = loader(ctx)
+            .load_one(LatestMetricsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|r| Metric {
+                key: r.key,
+                value: r.value,
+                step: r.step,
+                timestamp: r.timestamp,
+            })
+            .collect())
+    }
+    /// A metric's full history in step order.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn metric_history(
+        &self,
+        ctx: &Context<'_>,
+        key: String,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<Page<MetricPoint>> {
+        validate::key("key", &key)?;
+        let limit = page_size(first)?;
+        let after = after
+            .map(|c| {
+                let raw = decode_cursor(&c)?;
+                raw.split_once(':')
+                    .and_then(|(s, i)| Some((s.parse().ok()?, i.parse().ok()?)))
+                    .ok_or_else(|| AppError::validation("after", "invalid cursor"))
+            })
+            .transpose()?;
+        let db = &state(ctx).db;
+        let rows = db::runs::history_page(db, self.0.id, &key, after, limit as i64 + 1).await?;
+        let total = if wants_total(ctx) {
+            db::runs::history_count(db, self.0.id, &key).await?
+        } else {
+            0
+        };
+        Ok(build_page(
+            rows,
+            limit,
+            after.is_some(),
+            TotalCount::Known(total),
+            |p| format!("{}:{}", p.step, p.id),
+            MetricPoint::from,
+        ))
+    }
+    /// A metric's history cut down to at most `maxPoints` for charts: the step range is
+    /// split into `maxPoints / 4` buckets, each keeping its first, last, minimum and
+    /// maximum point, so spikes survive. Short histories come back whole.
+    async fn metric_history_sampled(
+        &self,
+        ctx: &Context<'_>,
+        key: String,
+        #[graphql(default = 1000)] max_points: i32,
+    ) -> AppResult<Vec<MetricPoint>> {
+        validate::key("key", &key)?;
+        if !(4..=MAX_SAMPLED_POINTS).contains(&max_points) {
+            return Err(AppError::validation(
+                "maxPoints",
+                format!("between 4 and {MAX_SAMPLED_POINTS}"),
+            ));
+        }
+        let db = &state(ctx).db;
+        let rows =
+            db::runs::history_page(db, self.0.id, &key, None, i64::from(max_points) + 1).await?;
+        if rows.len() <= max_points as usize {
+            return Ok(rows.into_iter().map(MetricPoint::from).collect());
+        }
+        let sampled =
+            db::runs::history_sampled(db, self.0.id, &key, i64::from(max_points / 4)).await?;
+        Ok(sampled.into_iter().map(MetricPoint::from).collect())
+    }
+    /// Model versions made from this run, in models you can see.
+    async fn model_versions(&self, ctx: &Context<'_>) -> AppResult<Vec<ModelVersion>> {
+        let rows = loader(ctx)
+            .load_one(VersionsFromRunKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            // A version may live in another project than its source run.
+            if can_read(ctx, row.project_id).await? {
+                out.push(ModelVersion(row));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A param to log.
+#[derive(InputObject, Clone, Debug)]
+pub struct ParamInput {
+    /// 1–250 characters of letters, digits, `_ - . /` and spaces.
+    pub key: String,
+    /// At most 6,000 characters.
+    pub value: String,
+}
+
+/// A metric point to log.
+#[derive(InputObject, Clone, Debug)]
+pub struct MetricInput {
+    pub key: String,
+    /// A finite number: JSON cannot carry NaN or ±Infinity, and they are refused.
+    pub value: f64,
+    /// Default 0.
+    #[graphql(default)]
+    pub step: i64,
+    /// Default: now.
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject)]
+pub struct CreateRunInput {
+    pub experiment_id: ID,
+    /// Default: `run-` and the start of the id.
+    pub name: Option<String>,
+    #[graphql(default)]
+    pub params: Vec<ParamInput>,
+    #[graphql(default)]
+    pub tags: Vec<crate::graphql::common::TagInput>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateRunInput {
+    /// Leaving RUNNING sets `endedAt`; going back to RUNNING clears it.
+    pub status: Option<RunStatus>,
+    pub name: Option<String>,
+}
