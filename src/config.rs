@@ -86,6 +86,11 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
+    /// Count the SQL statements of each GraphQL request and report them in the response's
+    /// `extensions.sqlStatements` (diagnostics and the N+1 tests; off in production use).
+    #[arg(long, env = "MAESTRO_COUNT_SQL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub count_sql: bool,
+
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "MAESTRO_LOG_JSON", default_value_t = false, action = clap::ArgAction::Set)]
     pub log_json: bool,

@@ -47,7 +47,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    telemetry::init(cli.config.log_json);
+    telemetry::init(cli.config.log_json, cli.config.count_sql, None);
     match cli.command {
         Command::Serve => {
             Application::build(cli.config)

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use sqlx::PgPool;
@@ -16,6 +17,7 @@ use crate::db::runs::{KeyValueRow, MetricRow, RunRow};
 use crate::db::search::{Condition, RunQuery, SearchRow};
 use crate::db::users::UserRow;
 use crate::error::AppError;
+use crate::telemetry::SQL_STATEMENTS;
 
 /// Batches may be large (a 20×20×20 nested read asks for 8,000 runs' params at once);
 /// one statement per batch keeps the statement count independent of page sizes.
@@ -30,7 +32,17 @@ pub struct Loaders {
 pub type RequestLoader = DataLoader<Loaders>;
 
 pub fn for_request(db: PgPool, viewer: Option<Uuid>) -> RequestLoader {
-    DataLoader::new(Loaders { db, viewer }, tokio::spawn).max_batch_size(MAX_BATCH)
+    DataLoader::new(Loaders { db, viewer }, spawn_counted).max_batch_size(MAX_BATCH)
+}
+
+/// Spawns a batch load, carrying the request's SQL statement counter into the task.
+fn spawn_counted(
+    load: futures_util::future::BoxFuture<'static, ()>,
+) -> tokio::task::JoinHandle<()> {
+    match SQL_STATEMENTS.try_with(Arc::clone) {
+        Ok(counter) => tokio::spawn(SQL_STATEMENTS.scope(counter, load)),
+        Err(_) => tokio::spawn(load),
+    }
 }
 
 macro_rules! key {

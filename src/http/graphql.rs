@@ -2,6 +2,8 @@
 //! answers shaped (status codes and media types per the GraphQL-over-HTTP spec).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
@@ -21,6 +23,7 @@ use crate::graphql::limits::MAX_BODY_BYTES;
 use crate::graphql::loaders;
 use crate::http::client_addr;
 use crate::state::AppState;
+use crate::telemetry::SQL_STATEMENTS;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -276,7 +279,16 @@ async fn execute(
             Err(()) => return invalid_token(media),
         }
         request = request.data(loaders::for_request(app.db.clone(), viewer));
-        let response = gql.schema.execute(request).await;
+        let response = if app.config.count_sql {
+            let counter = Arc::new(AtomicU64::new(0));
+            let response = SQL_STATEMENTS
+                .scope(counter.clone(), gql.schema.execute(request))
+                .await;
+            let n = counter.load(Ordering::Relaxed);
+            response.extension("sqlStatements", async_graphql::Value::from(n))
+        } else {
+            gql.schema.execute(request).await
+        };
         shape(response, media, request_id)
     }
     .instrument(span)

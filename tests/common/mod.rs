@@ -43,6 +43,7 @@ pub fn test_config() -> Config {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.jwt_secret = Some(JWT_SECRET.to_string().into());
     config.env = Environment::Development;
+    config.count_sql = true;
     config
 }
 
@@ -52,9 +53,12 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        if std::env::var_os("TEST_LOG").is_some() {
-            maestro::telemetry::init(false);
-        }
+        let log = if std::env::var_os("TEST_LOG").is_some() {
+            "info"
+        } else {
+            "off"
+        };
+        maestro::telemetry::init(false, true, Some(log));
         let mut config = test_config();
         adjust(&mut config);
         let database_url = config.database_url.clone();
@@ -181,4 +185,89 @@ pub fn error_code(body: &Value) -> Option<String> {
 
 pub fn unique_email(tag: &str) -> String {
     format!("{tag}-{}@example.com", Uuid::new_v4().simple())
+}
+
+/// Builders for the domain, each one GraphQL call as a client would make it.
+impl TestApp {
+    pub async fn create_project(&self, token: &str, name: &str) -> String {
+        let data = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }",
+                json!({ "i": { "name": name } }),
+            )
+            .await;
+        data["createProject"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn add_member(&self, owner: &str, project: &str, email: &str, role: &str) {
+        self.gql(
+            Some(owner),
+            "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { role } }",
+            json!({ "i": { "projectId": project, "email": email, "role": role } }),
+        )
+        .await;
+    }
+
+    pub async fn create_experiment(&self, token: &str, project: &str, name: &str) -> String {
+        let data = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateExperimentInput!) { createExperiment(input: $i) { id } }",
+                json!({ "i": { "projectId": project, "name": name } }),
+            )
+            .await;
+        data["createExperiment"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn create_run(&self, token: &str, experiment: &str, name: &str) -> String {
+        let data = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateRunInput!) { createRun(input: $i) { id } }",
+                json!({ "i": { "experimentId": experiment, "name": name } }),
+            )
+            .await;
+        data["createRun"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn log_metrics(&self, token: &str, run: &str, points: Value) -> i64 {
+        let data = self
+            .gql(
+                Some(token),
+                "mutation($r: ID!, $m: [MetricInput!]!) { logMetrics(runId: $r, metrics: $m) }",
+                json!({ "r": run, "m": points }),
+            )
+            .await;
+        data["logMetrics"].as_i64().unwrap()
+    }
+
+    pub async fn create_model(&self, token: &str, project: &str, name: &str) -> String {
+        let data = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateModelInput!) { createModel(input: $i) { id } }",
+                json!({ "i": { "projectId": project, "name": name } }),
+            )
+            .await;
+        data["createModel"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn create_version(&self, token: &str, model: &str, run: Option<&str>) -> Value {
+        let data = self
+            .gql(
+                Some(token),
+                "mutation($i: CreateModelVersionInput!) { createModelVersion(input: $i) { id version stage } }",
+                json!({ "i": { "modelId": model, "sourceRunId": run } }),
+            )
+            .await;
+        data["createModelVersion"].clone()
+    }
+
+    /// A user registered with a fresh email: (email, session).
+    pub async fn user(&self, tag: &str) -> (String, Session) {
+        let email = unique_email(tag);
+        let session = self.register(&email).await;
+        (email, session)
+    }
 }
