@@ -31,6 +31,23 @@ enum Command {
     Migrate,
     /// Prints the GraphQL schema (SDL).
     PrintSchema,
+    /// Fills the database with realistic volume (defaults: 100 projects × 10 experiments
+    /// × 10 runs, 2 metrics × 50 points each: 10,000 runs, 1,000,000 points), owned by
+    /// the account `--owner-email` (created with `--password` if missing).
+    Seed {
+        #[arg(long, default_value = "seed@maestro.local")]
+        owner_email: String,
+        #[arg(long, default_value = "seed-password-change-me")]
+        password: String,
+        #[arg(long, default_value_t = 100)]
+        projects: i32,
+        #[arg(long, default_value_t = 10)]
+        experiments: i32,
+        #[arg(long, default_value_t = 10)]
+        runs: i32,
+        #[arg(long, default_value_t = 50)]
+        points: i32,
+    },
     /// Creates an ADMIN account; the password is read from standard input.
     CreateAdmin {
         #[arg(long)]
@@ -64,6 +81,56 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::PrintSchema => {
             print!("{}", graphql::schema::sdl());
+            Ok(())
+        }
+        Command::Seed {
+            owner_email,
+            password,
+            projects,
+            experiments,
+            runs,
+            points,
+        } => {
+            let state = startup::connect(cli.config).await?;
+            let email =
+                validate::email("owner-email", &owner_email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let owner = match db::users::find_by_email(&state.db, &email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                Some(user) => user,
+                None => {
+                    let hash = auth::password::hash(SecretString::from(password))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let new = NewUser {
+                        email: &email,
+                        name: "Seed Owner",
+                        password_hash: &hash,
+                        role: None,
+                    };
+                    db::users::insert(&state.db, new)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?
+                }
+            };
+            let started = std::time::Instant::now();
+            let size = maestro::seed::SeedSize {
+                projects,
+                experiments_per_project: experiments,
+                runs_per_experiment: runs,
+                points_per_metric: points,
+            };
+            let prefix = format!("seed-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+            let done = maestro::seed::seed(&state.db, owner.id, &prefix, size).await?;
+            println!(
+                "seeded {} projects, {} runs, {} metric points for {} in {:.1?}",
+                done.projects,
+                done.runs,
+                done.metric_points,
+                owner.email,
+                started.elapsed()
+            );
             Ok(())
         }
         Command::CreateAdmin { email, name, .. } => {

@@ -6,7 +6,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const MAX_DEPTH: usize = 12;
 /// Highest query complexity (each field counts 1; connection fields multiply their
 /// selection by the page size asked for).
-pub const MAX_COMPLEXITY: usize = 100_000;
+pub const MAX_COMPLEXITY: usize = 250_000;
 /// Most aliased fields in one document.
 pub const MAX_ALIASES: usize = 30;
 /// Most directives on one field.

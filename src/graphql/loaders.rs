@@ -1,11 +1,14 @@
 //! Dataloaders: every relation is read in batches, one statement per (relation, batch).
 //! One `Loaders` value per request; each key type below is one relation.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -29,10 +32,48 @@ pub struct Loaders {
     pub viewer: Option<Uuid>,
 }
 
-pub type RequestLoader = DataLoader<Loaders>;
+type Pending<V> = Shared<BoxFuture<'static, Result<Option<V>, AppError>>>;
+
+/// The request's loaders. A key asked for again while its batch is still in flight (a
+/// user who is `createdBy` at several levels, say) joins that load instead of starting a
+/// new batch, so the number of statements depends on the query's shape alone.
+pub struct RequestLoader {
+    batches: Arc<DataLoader<Loaders>>,
+    pending: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
+}
+
+impl RequestLoader {
+    pub async fn load_one<K, V>(&self, key: K) -> Result<Option<V>, AppError>
+    where
+        Loaders: Loader<K, Value = V, Error = AppError>,
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        V: Send + Sync + Clone + 'static,
+    {
+        let load = {
+            let mut pending = self.pending.lock().expect("loader lock");
+            let of_type = pending
+                .entry(TypeId::of::<K>())
+                .or_insert_with(|| Box::new(HashMap::<K, Pending<V>>::new()))
+                .downcast_mut::<HashMap<K, Pending<V>>>()
+                .expect("one map per key type");
+            of_type
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    let batches = Arc::clone(&self.batches);
+                    async move { batches.load_one(key).await }.boxed().shared()
+                })
+                .clone()
+        };
+        load.await
+    }
+}
 
 pub fn for_request(db: PgPool, viewer: Option<Uuid>) -> RequestLoader {
-    DataLoader::new(Loaders { db, viewer }, spawn_counted).max_batch_size(MAX_BATCH)
+    let batches = DataLoader::new(Loaders { db, viewer }, spawn_counted).max_batch_size(MAX_BATCH);
+    RequestLoader {
+        batches: Arc::new(batches),
+        pending: Mutex::default(),
+    }
 }
 
 /// Spawns a batch load, carrying the request's SQL statement counter into the task.
