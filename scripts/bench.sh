@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds Maestro in release mode, starts it on a fresh database (with Redis when running),
+# and runs the API benchmarks against it (benches/api.rs). Prints a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+ensure_postgres
+db="postgres://postgres@127.0.0.1:5432/maestro_bench_$(date +%s)"
+port="${BENCH_PORT:-18090}"
+cargo build --release --locked --bin maestro
+if redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then export REDIS_URL="redis://127.0.0.1:6379"; fi
+log="$(mktemp)"
+DATABASE_URL="$db" MAESTRO_REDIS_PREFIX="bench:$port:" MAESTRO_LISTEN="127.0.0.1:$port" \
+  RUST_LOG=warn "${CARGO_TARGET_DIR:-target}/release/maestro" serve >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; psql "${db%/*}/postgres" -qc "DROP DATABASE IF EXISTS \"${db##*/}\"" || true' EXIT
+for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
+MAESTRO_URL="http://127.0.0.1:$port" DATABASE_URL="$db" cargo bench --locked --bench api
