@@ -27,4 +27,12 @@ cargo build --locked --bin maestro
 scripts/conformance.sh
 
 echo "== tests"
-cargo test --locked
+# Unit and integration tests (doc tests hold no tests here). The last line sums them up.
+out="$(mktemp)"
+set +e
+cargo test --locked --lib --tests 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$out"
+exit "$status"
