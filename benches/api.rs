@@ -67,9 +67,13 @@ where
 #[tokio::main]
 async fn main() {
     let base = std::env::var("MAESTRO_URL").unwrap_or_else(|_| "http://127.0.0.1:8000".into());
-    let database_url = std::env::var("DATABASE_URL").expect("DATABASE_URL of the server's database");
+    let database_url =
+        std::env::var("DATABASE_URL").expect("DATABASE_URL of the server's database");
     let url = format!("{base}/graphql");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS * 2).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS * 2)
+        .build()
+        .unwrap();
     let email = format!("bench-{}@example.com", Uuid::new_v4().simple());
     let reg: Value = client
         .post(&url)
@@ -83,13 +87,27 @@ async fn main() {
         .json()
         .await
         .unwrap();
-    let token = reg["data"]["register"]["accessToken"].as_str().expect("registered").to_string();
-    let user_id: Uuid = reg["data"]["register"]["user"]["id"].as_str().unwrap().parse().unwrap();
+    let token = reg["data"]["register"]["accessToken"]
+        .as_str()
+        .expect("registered")
+        .to_string();
+    let user_id: Uuid = reg["data"]["register"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let api = std::sync::Arc::new(Api { url, client, token });
 
     // Fixtures over the API: one experiment with 1000 runs, each with params and metrics.
-    let project = api.gql("mutation { createProject(input: {name: \"bench\"}) { id } }", json!({})).await["createProject"]["id"]
-        .as_str().unwrap().to_string();
+    let project = api
+        .gql(
+            "mutation { createProject(input: {name: \"bench\"}) { id } }",
+            json!({}),
+        )
+        .await["createProject"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let experiment = api
         .gql("mutation($p: ID!) { createExperiment(input: {projectId: $p, name: \"sweep\"}) { id } }", json!({ "p": project }))
         .await["createExperiment"]["id"].as_str().unwrap().to_string();
@@ -154,9 +172,18 @@ async fn main() {
     let searches_per_sec = searches as f64 / search.as_secs_f64();
 
     // 3. The nested read 20 × 20 × 20 with createdBy, params and latest metrics.
-    let pool = sqlx::PgPool::connect(&database_url).await.expect("the server's database");
-    let size = SeedSize { projects: 20, experiments_per_project: 20, runs_per_experiment: 20, points_per_metric: 5 };
-    seed(&pool, user_id, "bench-nested", size).await.expect("seeded");
+    let pool = sqlx::PgPool::connect(&database_url)
+        .await
+        .expect("the server's database");
+    let size = SeedSize {
+        projects: 20,
+        experiments_per_project: 20,
+        runs_per_experiment: 20,
+        points_per_metric: 5,
+    };
+    seed(&pool, user_id, "bench-nested", size)
+        .await
+        .expect("seeded");
     let nested = "{ projects(first: 20) { edges { node { name experiments(first: 20) { edges { node { name
         runs(first: 20) { edges { node { name createdBy { email } params { key value } latestMetrics { key value } } } } } } } } } } }";
     let reads = 32;
@@ -174,7 +201,14 @@ async fn main() {
 
     println!("| benchmark | result |");
     println!("|---|---|");
-    println!("| metric ingest, {CLIENTS} clients × 1000 points per call | {points_per_sec:.0} points/s |");
-    println!("| runs search, 100 of 1000 runs by a metric, with params and metrics, {CLIENTS} clients | {searches_per_sec:.1} searches/s |");
-    println!("| nested read 20 × 20 × 20 (8,000 runs with createdBy, params, latest metrics), {CLIENTS} clients | {nested_per_sec:.2} reads/s ({:.0} ms each at 1 in flight per client) |", nested_time.as_secs_f64() * 1000.0 / (reads as f64 / CLIENTS as f64));
+    println!(
+        "| metric ingest, {CLIENTS} clients × 1000 points per call | {points_per_sec:.0} points/s |"
+    );
+    println!(
+        "| runs search, 100 of 1000 runs by a metric, with params and metrics, {CLIENTS} clients | {searches_per_sec:.1} searches/s |"
+    );
+    println!(
+        "| nested read 20 × 20 × 20 (8,000 runs with createdBy, params, latest metrics), {CLIENTS} clients | {nested_per_sec:.2} reads/s ({:.0} ms each at 1 in flight per client) |",
+        nested_time.as_secs_f64() * 1000.0 / (reads as f64 / CLIENTS as f64)
+    );
 }

@@ -91,6 +91,48 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_COUNT_SQL", default_value_t = false, action = clap::ArgAction::Set)]
     pub count_sql: bool,
 
+    /// S3 / MinIO endpoint; with it (or AWS credentials) artifacts go to S3.
+    #[arg(long, env = "AWS_ENDPOINT_URL_S3")]
+    pub s3_endpoint: Option<String>,
+
+    /// Endpoint clients use for presigned URLs, when it differs from `AWS_ENDPOINT_URL_S3`.
+    #[arg(long, env = "MAESTRO_S3_PUBLIC_ENDPOINT")]
+    pub s3_public_endpoint: Option<String>,
+
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    pub aws_access_key_id: Option<String>,
+
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub aws_secret_access_key: Option<SecretString>,
+
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub aws_region: String,
+
+    /// Base URL clients reach this server at, for local-disk signed URLs.
+    /// Default: `http://` and the listening address.
+    #[arg(long, env = "MAESTRO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Lifetime of upload URLs, in seconds (at most 900).
+    #[arg(long, env = "MAESTRO_UPLOAD_URL_TTL_SECS", default_value_t = 900)]
+    pub upload_url_ttl_secs: u64,
+
+    /// Lifetime of download URLs, in seconds.
+    #[arg(long, env = "MAESTRO_DOWNLOAD_URL_TTL_SECS", default_value_t = 300)]
+    pub download_url_ttl_secs: u64,
+
+    /// How long a PENDING artifact may wait for its bytes before it is cleaned up.
+    #[arg(
+        long,
+        env = "MAESTRO_PENDING_UPLOAD_TTL_SECS",
+        default_value_t = 86_400
+    )]
+    pub pending_upload_ttl_secs: u64,
+
+    /// Seconds between storage janitor passes (queued deletions, expired uploads).
+    #[arg(long, env = "MAESTRO_JANITOR_INTERVAL_SECS", default_value_t = 10)]
+    pub janitor_interval_secs: u64,
+
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "MAESTRO_LOG_JSON", default_value_t = false, action = clap::ArgAction::Set)]
     pub log_json: bool,
@@ -117,12 +159,25 @@ impl Config {
             .config
     }
 
+    /// Whether artifacts go to S3 (an endpoint or credentials are configured).
+    pub fn uses_s3(&self) -> bool {
+        self.s3_endpoint.is_some() || self.aws_access_key_id.is_some()
+    }
+
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
     }
 
     /// Refuses settings that are only acceptable on a developer's laptop.
     pub fn check_production(&self) -> anyhow::Result<()> {
+        if self.upload_url_ttl_secs > 900 || self.upload_url_ttl_secs == 0 {
+            anyhow::bail!("MAESTRO_UPLOAD_URL_TTL_SECS must be between 1 and 900");
+        }
+        if self.uses_s3()
+            && (self.aws_access_key_id.is_none() || self.aws_secret_access_key.is_none())
+        {
+            anyhow::bail!("S3 storage needs both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+        }
         if !self.is_production() {
             return Ok(());
         }

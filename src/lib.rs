@@ -10,5 +10,6 @@ pub mod http;
 pub mod seed;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod validate;

@@ -91,7 +91,9 @@ async fn main() -> anyhow::Result<()> {
             runs,
             points,
         } => {
-            let state = startup::connect(cli.config).await?;
+            let state =
+                startup::connect(cli.config.clone(), &format!("http://{}", cli.config.listen))
+                    .await?;
             let email =
                 validate::email("owner-email", &owner_email).map_err(|e| anyhow::anyhow!("{e}"))?;
             let owner = match db::users::find_by_email(&state.db, &email)
@@ -143,7 +145,9 @@ async fn main() -> anyhow::Result<()> {
             let password = SecretString::from(password.trim_end_matches(['\r', '\n']).to_string());
             auth::password::validate_new_password("password", &password)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let state = startup::connect(cli.config).await?;
+            let state =
+                startup::connect(cli.config.clone(), &format!("http://{}", cli.config.listen))
+                    .await?;
             let hash = auth::password::hash(password)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

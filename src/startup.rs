@@ -2,8 +2,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
+use sha2::Sha256;
 use tokio::net::TcpListener;
 
 use crate::auth::jwt::JwtKeys;
@@ -11,6 +14,9 @@ use crate::auth::{password, secrets};
 use crate::cache::Cache;
 use crate::config::{Config, MIN_JWT_SECRET_BYTES};
 use crate::state::AppState;
+use crate::storage::local::LocalStore;
+use crate::storage::s3::{S3Settings, S3Store};
+use crate::storage::{Backend, Storage, janitor};
 use crate::{db, graphql, http};
 
 pub struct Application {
@@ -20,43 +26,93 @@ pub struct Application {
 }
 
 /// Connects to every dependency (creating the database and running migrations first).
-pub async fn connect(config: Config) -> anyhow::Result<AppState> {
+/// `base_url` is where clients reach this process (for local-disk signed URLs).
+pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState> {
     config.check_production()?;
     db::create_database_if_missing(&config.database_url).await?;
     let pool = db::connect(&config.database_url).await?;
     db::migrate(&pool).await?;
     let cache = Cache::connect(config.redis_url.as_deref(), &config.redis_prefix).await?;
-    let jwt = match &config.jwt_secret {
+    let secret: Vec<u8> = match &config.jwt_secret {
         Some(secret) => {
             if secret.expose_secret().len() < MIN_JWT_SECRET_BYTES {
                 tracing::warn!(
                     "MAESTRO_JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes: production would refuse it"
                 );
             }
-            JwtKeys::new(secret.expose_secret().as_bytes())
+            secret.expose_secret().as_bytes().to_vec()
         }
         None => {
             tracing::warn!(
                 "MAESTRO_JWT_SECRET is unset: using a random key, so tokens die with this process"
             );
-            JwtKeys::new(&secrets::random_bytes::<32>())
+            secrets::random_bytes::<32>().to_vec()
         }
     };
+    let jwt = JwtKeys::new(&secret);
+    let storage = storage_from(&config, base_url, &secret);
+    if let Err(e) = storage.ensure_ready().await {
+        // Everything but artifacts works without the store; readiness reports it.
+        tracing::warn!(error = %e, backend = storage.backend_name(), "object store not ready");
+    }
     Ok(AppState {
         config: Arc::new(config),
         db: pool,
         cache,
         jwt: Arc::new(jwt),
+        storage,
     })
+}
+
+/// S3 when configured, else the local disk with URLs signed by a key derived from the
+/// server secret (so they survive restarts when the secret is configured).
+fn storage_from(config: &Config, base_url: &str, secret: &[u8]) -> Storage {
+    if config.uses_s3() {
+        let settings = S3Settings {
+            endpoint: config.s3_endpoint.clone(),
+            public_endpoint: config.s3_public_endpoint.clone(),
+            access_key: config.aws_access_key_id.clone().unwrap_or_default(),
+            secret_key: config
+                .aws_secret_access_key
+                .as_ref()
+                .map(|s| s.expose_secret().to_string())
+                .unwrap_or_default(),
+            region: config.aws_region.clone(),
+            bucket: config.artifact_bucket.clone(),
+        };
+        return Storage::new(Backend::S3(S3Store::new(&settings)));
+    }
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(b"maestro local storage URL signing");
+    let key = mac.finalize().into_bytes().to_vec();
+    let base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| base_url.to_string());
+    Storage::new(Backend::Local(LocalStore::new(
+        config.data_dir.clone(),
+        base,
+        key,
+    )))
 }
 
 impl Application {
     /// Binds the listener (port 0 picks a free one) and prepares everything to serve.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let listen = config.listen;
-        let state = connect(config).await?;
-        let listener = TcpListener::bind(listen).await?;
-        let port = listener.local_addr()?.port();
+        let listener = TcpListener::bind(config.listen).await?;
+        let local = listener.local_addr()?;
+        let port = local.port();
+        let host = if local.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            local.ip().to_string()
+        };
+        let base_url = if local.is_ipv6() {
+            format!("http://[{host}]:{port}")
+        } else {
+            format!("http://{host}:{port}")
+        };
+        let state = connect(config, &base_url).await?;
         tokio::task::spawn_blocking(password::warm_up);
         Ok(Self {
             listener,
@@ -83,15 +139,22 @@ impl Application {
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let janitor = janitor::spawn(
+            self.state.db.clone(),
+            self.state.storage.clone(),
+            Duration::from_secs(self.state.config.janitor_interval_secs),
+        );
         let schema = graphql::build_schema(self.state.clone());
         let app = http::router(self.state, schema);
         tracing::info!(port = self.port, "serving");
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(stop)
-        .await?;
+        .await;
+        janitor.abort();
+        served?;
         tracing::info!("stopped");
         Ok(())
     }

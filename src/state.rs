@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::auth::jwt::JwtKeys;
 use crate::cache::Cache;
 use crate::config::Config;
+use crate::storage::Storage;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,4 +15,5 @@ pub struct AppState {
     pub db: PgPool,
     pub cache: Cache,
     pub jwt: Arc<JwtKeys>,
+    pub storage: Storage,
 }

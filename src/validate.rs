@@ -122,6 +122,34 @@ pub fn count(field: &str, n: usize, max: usize) -> AppResult<()> {
     Ok(())
 }
 
+/// Longest artifact path, in bytes.
+pub const MAX_PATH_BYTES: usize = 1024;
+
+/// An artifact path: relative (`model/weights.bin`), normalized (no empty, `.` or `..`
+/// segments), no leading or trailing `/`, no backslashes or control characters, at most
+/// 1024 bytes with segments of at most 255.
+pub fn artifact_path(field: &str, raw: &str) -> AppResult<()> {
+    let bad = |why: &str| Err(AppError::validation(field, format!("invalid path: {why}")));
+    if raw.is_empty() || raw.len() > MAX_PATH_BYTES {
+        return bad("1 to 1024 bytes");
+    }
+    if raw.starts_with('/') || raw.ends_with('/') {
+        return bad("use a relative path without a leading or trailing `/`");
+    }
+    if raw.chars().any(|c| c.is_control() || c == '\\') {
+        return bad("no control characters or backslashes");
+    }
+    for segment in raw.split('/') {
+        if segment.is_empty() || segment == "." || segment == ".." {
+            return bad("no empty, `.` or `..` segments");
+        }
+        if segment.len() > 255 {
+            return bad("each segment at most 255 bytes");
+        }
+    }
+    Ok(())
+}
+
 fn truncate(s: &str) -> String {
     s.chars().take(40).collect()
 }
@@ -161,6 +189,27 @@ mod tests {
         assert!(key("k", "a;b").is_err());
         assert!(key("k", &"k".repeat(MAX_KEY_CHARS)).is_ok());
         assert!(key("k", &"k".repeat(MAX_KEY_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn artifact_paths_are_relative_and_normalized() {
+        for ok in ["model.bin", "checkpoints/epoch-1/weights.pt", "a b/c.d"] {
+            assert!(artifact_path("path", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../up",
+            "a/../b",
+            "a//b",
+            "a/./b",
+            "dir/",
+            "a\\b",
+            "a\u{0}b",
+        ] {
+            assert!(artifact_path("path", bad).is_err(), "{bad:?}");
+        }
+        assert!(artifact_path("path", &"x".repeat(MAX_PATH_BYTES + 1)).is_err());
     }
 
     #[test]

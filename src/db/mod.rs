@@ -1,6 +1,7 @@
 //! PostgreSQL access: plain SQL in free functions, one module per domain.
 
 pub mod api_tokens;
+pub mod artifacts;
 pub mod experiments;
 pub mod models;
 pub mod projects;

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db;
+use crate::db::artifacts::ArtifactRow;
 use crate::db::experiments::ExperimentRow;
 use crate::db::models::{AliasRow, ModelRow, VersionRow};
 use crate::db::projects::{MemberRow, ProjectRole, ProjectRow};
@@ -124,6 +125,12 @@ key!(/// A model's aliases.
     ModelAliasesKey);
 key!(/// A version's aliases.
     VersionAliasesKey);
+key!(/// An artifact by id.
+    ArtifactKey);
+key!(/// A run's artifacts.
+    RunArtifactsKey);
+key!(/// A model version's artifacts.
+    VersionArtifactsKey);
 key!(/// How many experiments a project has.
     ExperimentCountKey);
 key!(/// How many models a project has.
@@ -195,6 +202,19 @@ macro_rules! by_id_loader {
     };
 }
 
+/// A row's field, or the value of a method of that name.
+macro_rules! field {
+    ($r:ident, run_id_or_nil) => {
+        $r.run_id_or_nil()
+    };
+    ($r:ident, version_id_or_nil) => {
+        $r.version_id_or_nil()
+    };
+    ($r:ident, $f:ident) => {
+        $r.$f
+    };
+}
+
 macro_rules! grouped_loader {
     ($key:ty, $row:ty, $fetch:path, $field:ident) => {
         impl Loader<$key> for Loaders {
@@ -202,7 +222,7 @@ macro_rules! grouped_loader {
             type Error = AppError;
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Vec<$row>>, AppError> {
                 let rows = $fetch(&self.db, &ids(keys, |k| k.0)).await?;
-                Ok(grouped(rows, |r| <$key>::from_id(r.$field)))
+                Ok(grouped(rows, |r| <$key>::from_id(field!(r, $field))))
             }
         }
     };
@@ -233,6 +253,9 @@ macro_rules! from_id {
 }
 
 from_id!(
+    ArtifactKey,
+    RunArtifactsKey,
+    VersionArtifactsKey,
     UserKey,
     ProjectKey,
     MembersKey,
@@ -252,6 +275,7 @@ from_id!(
 );
 
 by_id_loader!(UserKey, UserRow, db::users::find_many, id);
+by_id_loader!(ArtifactKey, ArtifactRow, db::artifacts::find_many, id);
 by_id_loader!(ProjectKey, ProjectRow, db::projects::find_many, id);
 by_id_loader!(ExperimentKey, ExperimentRow, db::experiments::find_many, id);
 by_id_loader!(RunKey, RunRow, db::runs::find_many, id);
@@ -264,6 +288,18 @@ by_id_loader!(
     model_id
 );
 
+grouped_loader!(
+    RunArtifactsKey,
+    ArtifactRow,
+    db::artifacts::of_runs,
+    run_id_or_nil
+);
+grouped_loader!(
+    VersionArtifactsKey,
+    ArtifactRow,
+    db::artifacts::of_versions,
+    version_id_or_nil
+);
 grouped_loader!(MembersKey, MemberRow, db::projects::members_of, project_id);
 grouped_loader!(ParamsKey, KeyValueRow, db::runs::params_of, run_id);
 grouped_loader!(TagsKey, KeyValueRow, db::runs::tags_of, run_id);

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod account;
+pub mod artifact;
 pub mod common;
 pub mod connection;
 pub mod context;

@@ -3,6 +3,7 @@
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::graphql::account::{mutation::AccountMutation, query::AccountQuery};
+use crate::graphql::artifact::{mutation::ArtifactMutation, query::ArtifactQuery};
 use crate::graphql::experiment::{mutation::ExperimentMutation, query::ExperimentQuery};
 use crate::graphql::gate::Gate;
 use crate::graphql::limits;
@@ -18,6 +19,7 @@ pub struct Query(
     ExperimentQuery,
     RunQuery,
     ModelQuery,
+    ArtifactQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -27,6 +29,7 @@ pub struct Mutation(
     ExperimentMutation,
     RunMutation,
     ModelMutation,
+    ArtifactMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -19,13 +19,15 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
         .await
         .is_ok();
     let cache = state.cache.ping().await;
+    let object_store = state.storage.ping().await;
     let up = |ok: bool| if ok { "up" } else { "down" };
-    let ready = database && cache;
+    let ready = database && cache && object_store;
     let body = json!({
         "status": if ready { "ready" } else { "unavailable" },
         "checks": {
             "database": { "status": up(database) },
             "cache": { "status": up(cache), "backend": state.cache.backend_name() },
+            "objectStore": { "status": up(object_store), "backend": state.storage.backend_name() },
         }
     });
     let status = if ready {

@@ -3,6 +3,7 @@
 pub mod client_addr;
 pub mod graphql;
 pub mod health;
+pub mod storage;
 
 use axum::Router;
 use axum::routing::get;
@@ -23,9 +24,13 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
                 .fallback(graphql::method_not_allowed),
         )
         .with_state(gql);
+    let storage_routes = Router::new()
+        .route("/storage/{*key}", get(storage::get).put(storage::put))
+        .with_state(state.storage.clone());
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
         .merge(graphql_routes)
+        .merge(storage_routes)
 }

@@ -44,6 +44,7 @@ pub fn test_config() -> Config {
     config.jwt_secret = Some(JWT_SECRET.to_string().into());
     config.env = Environment::Development;
     config.count_sql = true;
+    config.data_dir = std::env::temp_dir().join(format!("maestro-test-{}", Uuid::new_v4().simple()));
     config
 }
 

@@ -73,7 +73,9 @@ impl ExperimentMutation {
     /// Deletes an experiment with its runs, in one transaction.
     async fn delete_experiment(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
         let experiment = editable(ctx, &id).await?;
-        Ok(db::experiments::delete(&state(ctx).db, experiment.0.id).await?)
+        let deleted = db::experiments::delete(&state(ctx).db, experiment.0.id).await?;
+        state(ctx).storage.wake.notify_one();
+        Ok(deleted)
     }
 }
 

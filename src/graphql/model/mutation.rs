@@ -73,7 +73,9 @@ impl ModelMutation {
     /// Deletes a model with its versions and aliases, in one transaction.
     async fn delete_model(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
         let model = editable_model(ctx, "id", &id).await?;
-        Ok(db::models::delete(&state(ctx).db, model.0.id).await?)
+        let deleted = db::models::delete(&state(ctx).db, model.0.id).await?;
+        state(ctx).storage.wake.notify_one();
+        Ok(deleted)
     }
 
     /// Registers the next version of a model (numbers 1, 2, 3 … without gaps, even under
@@ -125,7 +127,9 @@ impl ModelMutation {
     /// Deletes a version (its number is not reused) and the aliases pointing at it.
     async fn delete_model_version(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
         let version = editable_version(ctx, "id", &id).await?;
-        Ok(db::models::delete_version(&state(ctx).db, version.0.id).await?)
+        let deleted = db::models::delete_version(&state(ctx).db, version.0.id).await?;
+        state(ctx).storage.wake.notify_one();
+        Ok(deleted)
     }
 
     /// Points an alias (e.g. `champion`) at a version of the model, moving it if it

@@ -8,10 +8,12 @@ use crate::db::models::{AliasEventRow, AliasRow, ModelRow, ModelStage, VersionRo
 use crate::error::{AppError, AppResult};
 use crate::graphql::access::{can_read, loader};
 use crate::graphql::account::types::User;
+use crate::graphql::artifact::types::Artifact;
 use crate::graphql::common::{Tag, TagInput, tag_list, user};
 use crate::graphql::connection::{Page, TotalCount, build_page, decode_cursor, page_size};
 use crate::graphql::context::state;
 use crate::graphql::ids::to_id;
+use crate::graphql::loaders::VersionArtifactsKey;
 use crate::graphql::loaders::{
     ChildPageKey, LatestVersionKey, ModelAliasesKey, ModelKey, ProjectKey, RunKey,
     VersionAliasesKey, VersionKey, VersionPageKey,
@@ -164,6 +166,14 @@ impl ModelVersion {
     }
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         user(ctx, self.0.created_by).await
+    }
+    /// The version's artifacts, by path.
+    async fn artifacts(&self, ctx: &Context<'_>) -> AppResult<Vec<Artifact>> {
+        let rows = loader(ctx)
+            .load_one(VersionArtifactsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Artifact).collect())
     }
 }
 

@@ -61,6 +61,7 @@ impl ProjectMutation {
         if !db::projects::delete(&state(ctx).db, id).await? {
             return Err(AppError::not_found("project"));
         }
+        state(ctx).storage.wake.notify_one();
         Ok(true)
     }
 

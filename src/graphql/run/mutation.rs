@@ -76,7 +76,9 @@ impl RunMutation {
     /// Deletes a run with its params, tags and metrics, in one transaction.
     async fn delete_run(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
         let run = editable(ctx, "id", &id).await?;
-        Ok(db::runs::delete(&state(ctx).db, run.0.id).await?)
+        let deleted = db::runs::delete(&state(ctx).db, run.0.id).await?;
+        state(ctx).storage.wake.notify_one();
+        Ok(deleted)
     }
 
     /// Logs up to 100 params. Params are write-once: the same value again is fine, another

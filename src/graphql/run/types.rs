@@ -8,6 +8,7 @@ use crate::db::runs::{PointRow, RunRow, RunStatus};
 use crate::error::{AppError, AppResult};
 use crate::graphql::access::{can_read, loader};
 use crate::graphql::account::types::User;
+use crate::graphql::artifact::types::Artifact;
 use crate::graphql::common::{Tag, user};
 use crate::graphql::connection::{
     Page, TotalCount, build_page, decode_cursor, page_size, wants_total,
@@ -15,6 +16,7 @@ use crate::graphql::connection::{
 use crate::graphql::context::state;
 use crate::graphql::experiment::types::Experiment;
 use crate::graphql::ids::to_id;
+use crate::graphql::loaders::RunArtifactsKey;
 use crate::graphql::loaders::{
     ExperimentKey, LatestMetricsKey, ParamsKey, TagsKey, VersionsFromRunKey,
 };
@@ -194,6 +196,14 @@ impl Run {
         let sampled =
             db::runs::history_sampled(db, self.0.id, &key, i64::from(max_points / 4)).await?;
         Ok(sampled.into_iter().map(MetricPoint::from).collect())
+    }
+    /// The run's artifacts, by path.
+    async fn artifacts(&self, ctx: &Context<'_>) -> AppResult<Vec<Artifact>> {
+        let rows = loader(ctx)
+            .load_one(RunArtifactsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Artifact).collect())
     }
     /// Model versions made from this run, in models you can see.
     async fn model_versions(&self, ctx: &Context<'_>) -> AppResult<Vec<ModelVersion>> {

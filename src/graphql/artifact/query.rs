@@ -1,0 +1,30 @@
+//! Reads of artifacts.
+
+use async_graphql::{Context, ID, Object};
+use uuid::Uuid;
+
+use crate::error::AppResult;
+use crate::graphql::access::{can_read, loader};
+use crate::graphql::artifact::types::Artifact;
+use crate::graphql::ids;
+use crate::graphql::loaders::ArtifactKey;
+
+#[derive(Default)]
+pub struct ArtifactQuery;
+
+#[Object]
+impl ArtifactQuery {
+    /// An artifact you can see; null otherwise.
+    async fn artifact(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Artifact>> {
+        visible_artifact(ctx, ids::parse("id", &id)?).await
+    }
+}
+
+pub async fn visible_artifact(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Artifact>> {
+    let Some(row) = loader(ctx).load_one(ArtifactKey(id)).await? else {
+        return Ok(None);
+    };
+    Ok(can_read(ctx, row.project_id)
+        .await?
+        .then_some(Artifact(row)))
+}

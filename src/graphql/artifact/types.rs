@@ -1,0 +1,142 @@
+//! GraphQL types of artifacts and uploads.
+
+use std::time::Duration;
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::db::artifacts::{ArtifactRow, ArtifactStatus};
+use crate::error::{AppError, AppResult};
+use crate::graphql::access::loader;
+use crate::graphql::context::state;
+use crate::graphql::ids::to_id;
+use crate::graphql::loaders::{RunKey, VersionKey};
+use crate::graphql::model::types::ModelVersion;
+use crate::graphql::run::types::Run;
+
+/// A file of a run or a model version. Its bytes live in the object store and move
+/// through short-lived signed URLs. Only built for callers who may see its project.
+pub struct Artifact(pub ArtifactRow);
+
+#[Object]
+impl Artifact {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+    /// Relative path, unique within its run or model version.
+    async fn path(&self) -> &str {
+        &self.0.path
+    }
+    async fn size_bytes(&self) -> i64 {
+        self.0.size_bytes
+    }
+    async fn content_type(&self) -> &str {
+        &self.0.content_type
+    }
+    /// Hex SHA-256 of the content, when declared at upload (then checked) or reported by
+    /// the store.
+    async fn sha256(&self) -> Option<&str> {
+        self.0.sha256.as_deref()
+    }
+    async fn status(&self) -> ArtifactStatus {
+        self.0.status
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The run it belongs to, if any.
+    async fn run(&self, ctx: &Context<'_>) -> AppResult<Option<Run>> {
+        let Some(id) = self.0.run_id else {
+            return Ok(None);
+        };
+        Ok(loader(ctx).load_one(RunKey(id)).await?.map(Run))
+    }
+    /// The model version it belongs to, if any.
+    async fn model_version(&self, ctx: &Context<'_>) -> AppResult<Option<ModelVersion>> {
+        let Some(id) = self.0.model_version_id else {
+            return Ok(None);
+        };
+        Ok(loader(ctx)
+            .load_one(VersionKey(id))
+            .await?
+            .map(ModelVersion))
+    }
+    /// A signed GET URL, minted now and valid for a few minutes (null while PENDING).
+    async fn download_url(&self, ctx: &Context<'_>) -> AppResult<Option<String>> {
+        if self.0.status != ArtifactStatus::Available {
+            return Ok(None);
+        }
+        let state = state(ctx);
+        if !state.storage.seems_healthy() {
+            return Err(AppError::Unavailable(
+                "the object store is unavailable; retry shortly".into(),
+            ));
+        }
+        let ttl = Duration::from_secs(state.config.download_url_ttl_secs);
+        let filename = self.0.path.rsplit('/').next().unwrap_or("artifact");
+        let signed = state
+            .storage
+            .presign_get(&self.0.object_key, ttl, filename)
+            .await?;
+        Ok(Some(signed.url))
+    }
+}
+
+/// An HTTP header a client must send with a signed URL.
+#[derive(SimpleObject, Clone)]
+pub struct HttpHeader {
+    pub name: String,
+    pub value: String,
+}
+
+/// One part of a multipart upload: PUT the part's bytes to `url`, keep the `ETag`
+/// response header for `completeArtifactUpload`.
+#[derive(SimpleObject)]
+pub struct UploadPart {
+    pub part_number: i32,
+    pub url: String,
+    pub headers: Vec<HttpHeader>,
+}
+
+/// How to upload a large file: in parts of `partSize` bytes (the last one shorter).
+#[derive(SimpleObject)]
+pub struct MultipartUpload {
+    pub part_size: i64,
+    pub parts: Vec<UploadPart>,
+}
+
+/// Where and how to upload an artifact's bytes.
+#[derive(SimpleObject)]
+pub struct ArtifactUpload {
+    pub artifact: Artifact,
+    /// PUT the whole file here, with `uploadHeaders`; null for a multipart upload.
+    pub upload_url: Option<String>,
+    pub upload_headers: Vec<HttpHeader>,
+    /// Set (instead of `uploadUrl`) for files over 64 MiB.
+    pub multipart: Option<MultipartUpload>,
+    /// When the URLs stop working (at most 15 minutes from now).
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(InputObject)]
+pub struct CreateArtifactUploadInput {
+    /// The run to attach it to (or give `modelVersionId`).
+    pub run_id: Option<ID>,
+    /// The model version to attach it to (or give `runId`).
+    pub model_version_id: Option<ID>,
+    /// Relative path such as `checkpoints/model.pt`.
+    pub path: String,
+    pub size_bytes: i64,
+    /// Default `application/octet-stream`.
+    pub content_type: Option<String>,
+    /// Hex SHA-256 of the content: the store then refuses other bytes.
+    pub sha256: Option<String>,
+}
+
+/// A part uploaded in a multipart upload.
+#[derive(InputObject)]
+pub struct CompletedPartInput {
+    pub part_number: i32,
+    /// The `ETag` response header of the part's PUT.
+    pub etag: String,
+}

@@ -1,0 +1,329 @@
+//! S3-compatible storage (AWS S3, MinIO) through aws-sdk-s3, path-style addressing.
+
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::storage::{ObjectInfo, PartETag, Presigned, StorageError};
+
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    /// Endpoint clients reach, when it differs from the server's (compose networks).
+    pub public_endpoint: Option<String>,
+    pub access_key: String,
+    pub secret_key: String,
+    pub region: String,
+    pub bucket: String,
+}
+
+pub struct S3Store {
+    /// Talks to the store.
+    client: Client,
+    /// Signs URLs for clients (same as `client` unless a public endpoint is set).
+    presigner: Client,
+    bucket: String,
+}
+
+fn client(settings: &S3Settings, endpoint: Option<&str>) -> Client {
+    let mut config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(settings.region.clone()))
+        .credentials_provider(Credentials::new(
+            settings.access_key.clone(),
+            settings.secret_key.clone(),
+            None,
+            None,
+            "maestro-config",
+        ))
+        .force_path_style(true)
+        .retry_config(RetryConfig::standard().with_max_attempts(2))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .build(),
+        );
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    Client::from_conf(config.build())
+}
+
+fn service_error<E: std::fmt::Debug>(err: E) -> StorageError {
+    StorageError::Unavailable(format!("{err:?}"))
+}
+
+fn presigning(ttl: Duration) -> Result<PresigningConfig, StorageError> {
+    PresigningConfig::expires_in(ttl).map_err(|e| StorageError::Invalid(e.to_string()))
+}
+
+fn presigned(req: aws_sdk_s3::presigning::PresignedRequest) -> Presigned {
+    Presigned {
+        url: req.uri().to_string(),
+        headers: req
+            .headers()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+impl S3Store {
+    pub fn new(settings: &S3Settings) -> Self {
+        let direct = client(settings, settings.endpoint.as_deref());
+        let presigner = match &settings.public_endpoint {
+            Some(public) => client(settings, Some(public)),
+            None => direct.clone(),
+        };
+        S3Store {
+            client: direct,
+            presigner,
+            bucket: settings.bucket.clone(),
+        }
+    }
+
+    pub async fn ensure_bucket(&self) -> Result<(), StorageError> {
+        if self
+            .client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        match self
+            .client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let code = e.as_service_error().and_then(|s| {
+                    aws_sdk_s3::error::ProvideErrorMetadata::code(s).map(str::to_string)
+                });
+                match code.as_deref() {
+                    Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists") => Ok(()),
+                    _ => Err(service_error(e)),
+                }
+            }
+        }
+    }
+
+    pub async fn ping(&self) -> bool {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: i64,
+        sha256_hex: Option<&str>,
+        ttl: Duration,
+    ) -> Result<Presigned, StorageError> {
+        let mut req = self
+            .presigner
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(size);
+        if let Some(hex_digest) = sha256_hex {
+            let raw = hex::decode(hex_digest).map_err(|e| StorageError::Invalid(e.to_string()))?;
+            req = req.checksum_sha256(STANDARD.encode(raw));
+        }
+        let signed = req
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(service_error)?;
+        Ok(presigned(signed))
+    }
+
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+        filename: &str,
+    ) -> Result<Presigned, StorageError> {
+        let signed = self
+            .presigner
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_disposition(super::attachment(filename))
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(service_error)?;
+        Ok(presigned(signed))
+    }
+
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(ObjectInfo {
+                size: out.content_length().unwrap_or(0),
+                sha256: out
+                    .checksum_sha256()
+                    .and_then(|b64| STANDARD.decode(b64).ok())
+                    .map(hex::encode),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(service_error(e)),
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(service_error)?;
+        Ok(())
+    }
+
+    pub async fn start_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<String, StorageError> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(service_error)?;
+        out.upload_id()
+            .map(str::to_string)
+            .ok_or_else(|| StorageError::Unavailable("no upload id".into()))
+    }
+
+    pub async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        ttl: Duration,
+    ) -> Result<Presigned, StorageError> {
+        let signed = self
+            .presigner
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(part_number)
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(service_error)?;
+        Ok(presigned(signed))
+    }
+
+    pub async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartETag],
+    ) -> Result<(), StorageError> {
+        let parts = parts
+            .iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(p.part_number)
+                    .e_tag(&p.etag)
+                    .build()
+            })
+            .collect();
+        let result = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some() => Err(StorageError::Invalid(format!(
+                "the store refused to assemble the parts: {}",
+                aws_sdk_s3::error::ProvideErrorMetadata::message(
+                    e.as_service_error().expect("checked")
+                )
+                .unwrap_or("check the part numbers and ETags")
+            ))),
+            Err(e) => Err(service_error(e)),
+        }
+    }
+
+    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StorageError> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Already completed or aborted: nothing left to abort.
+            Err(e) if e.as_service_error().is_some() => Ok(()),
+            Err(e) => Err(service_error(e)),
+        }
+    }
+
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(service_error)?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            token = out.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+}
