@@ -204,6 +204,13 @@ impl LocalStore {
         }
     }
 
+    pub async fn sha256_of(&self, key: &str) -> Result<String, StorageError> {
+        self.head(key)
+            .await?
+            .and_then(|i| i.sha256)
+            .ok_or_else(|| StorageError::Invalid("no such object".into()))
+    }
+
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         let path = self.object_path(key)?;
         for p in [Self::meta_path(&path), path] {

@@ -180,6 +180,11 @@ impl Storage {
         on_backend!(self, s => s.head(key))
     }
 
+    /// The SHA-256 of an object's content, read through when the store keeps none.
+    pub async fn sha256_of(&self, key: &str) -> Result<String, StorageError> {
+        on_backend!(self, s => s.sha256_of(key))
+    }
+
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         on_backend!(self, s => s.delete(key))
     }

@@ -9,6 +9,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
 
 use crate::storage::{ObjectInfo, PartETag, Presigned, StorageError};
 
@@ -66,9 +67,12 @@ fn presigning(ttl: Duration) -> Result<PresigningConfig, StorageError> {
 fn presigned(req: aws_sdk_s3::presigning::PresignedRequest) -> Presigned {
     Presigned {
         url: req.uri().to_string(),
+        // Clients set Host and Content-Length from the URL and the body themselves.
         headers: req
             .headers()
-            .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+            .filter(|(name, _)| {
+                !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length")
+            })
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     }
@@ -192,6 +196,24 @@ impl S3Store {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(service_error(e)),
         }
+    }
+
+    /// Reads the object through and hashes it (for stores that keep no checksum).
+    pub async fn sha256_of(&self, key: &str) -> Result<String, StorageError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(service_error)?;
+        let mut body = out.body;
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = body.next().await {
+            hasher.update(chunk.map_err(service_error)?);
+        }
+        Ok(hex::encode(hasher.finalize()))
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {

@@ -16,6 +16,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub state: maestro::state::AppState,
     pub client: reqwest::Client,
     pub database_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -44,7 +45,8 @@ pub fn test_config() -> Config {
     config.jwt_secret = Some(JWT_SECRET.to_string().into());
     config.env = Environment::Development;
     config.count_sql = true;
-    config.data_dir = std::env::temp_dir().join(format!("maestro-test-{}", Uuid::new_v4().simple()));
+    config.data_dir =
+        std::env::temp_dir().join(format!("maestro-test-{}", Uuid::new_v4().simple()));
     config
 }
 
@@ -65,12 +67,14 @@ impl TestApp {
         let database_url = config.database_url.clone();
         let app = Application::build(config).await.expect("the app builds");
         let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
+        let state = app.state().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
         TestApp {
             addr,
+            state,
             client: reqwest::Client::new(),
             database_url,
             stop: Some(stop),
@@ -271,4 +275,71 @@ impl TestApp {
         let session = self.register(&email).await;
         (email, session)
     }
+}
+
+/// A real S3-compatible server (s3s-fs: checks SigV4 signatures and presigned-URL expiry)
+/// on a random port, in this process. Dropping it (or `stop`) takes it down, open
+/// connections included.
+pub struct S3Server {
+    pub endpoint: String,
+    _root: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub const S3_ACCESS_KEY: &str = "maestro-test-access";
+pub const S3_SECRET_KEY: &str = "maestro-test-secret-key";
+
+impl S3Server {
+    pub async fn start() -> Self {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        let root = tempfile::tempdir().unwrap();
+        let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
+        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(
+            S3_ACCESS_KEY,
+            S3_SECRET_KEY,
+        ));
+        let service = builder.build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                connections.spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        });
+        S3Server {
+            endpoint,
+            _root: root,
+            task,
+        }
+    }
+
+    /// Takes the server down: the port closes and open connections drop.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Points a test configuration at an S3 server.
+pub fn use_s3(config: &mut Config, s3: &S3Server) {
+    config.s3_endpoint = Some(s3.endpoint.clone());
+    config.aws_access_key_id = Some(S3_ACCESS_KEY.into());
+    config.aws_secret_access_key = Some(S3_SECRET_KEY.to_string().into());
+    config.artifact_bucket = "maestro-test".into();
 }

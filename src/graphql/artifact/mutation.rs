@@ -83,7 +83,7 @@ impl ArtifactMutation {
                 (
                     Owner::Run(run.0.id),
                     run.0.project_id,
-                    format!("runs/{}", run.0.id),
+                    format!("r/{}", run.0.id.simple()),
                 )
             }
             (None, Some(version_id)) => {
@@ -100,7 +100,7 @@ impl ArtifactMutation {
                 (
                     Owner::ModelVersion(version.0.id),
                     version.0.project_id,
-                    format!("model-versions/{}", version.0.id),
+                    format!("v/{}", version.0.id.simple()),
                 )
             }
             _ => {
@@ -122,8 +122,9 @@ impl ArtifactMutation {
             ));
         }
         let id = Uuid::now_v7();
-        // Built from ids only: user text never reaches the store's namespace.
-        let key = format!("projects/{project_id}/{owner_path}/{id}");
+        // Built from ids only: user text never reaches the store's namespace. Kept short
+        // (`p/{project}/r/{run}/{artifact}`) as some stores derive file names from keys.
+        let key = format!("p/{}/{owner_path}/{}", project_id.simple(), id.simple());
         let ttl = Duration::from_secs(state.config.upload_url_ttl_secs);
         let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
         let multipart = input.size_bytes > storage::MULTIPART_THRESHOLD_BYTES;
@@ -252,15 +253,20 @@ impl ArtifactMutation {
                 ),
             ));
         }
-        if let (Some(want), Some(got)) = (&row.sha256, &info.sha256)
+        let stored_sha = match (&row.sha256, info.sha256) {
+            // The store kept no checksum: read the object through to check the declared one.
+            (Some(_), None) => Some(state.storage.sha256_of(&row.object_key).await?),
+            (_, reported) => reported,
+        };
+        if let (Some(want), Some(got)) = (&row.sha256, &stored_sha)
             && want != got
         {
             return Err(AppError::validation(
                 "id",
-                "the stored object's SHA-256 differs from the declared one",
+                "the stored object's SHA-256 differs from the declared one: upload the right bytes again",
             ));
         }
-        let done = artifacts::mark_available(&state.db, row.id, info.sha256.as_deref()).await?;
+        let done = artifacts::mark_available(&state.db, row.id, stored_sha.as_deref()).await?;
         match done {
             Some(row) => Ok(Artifact(row)),
             None => visible_artifact(ctx, row.id)
