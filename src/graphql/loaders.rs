@@ -368,90 +368,57 @@ pub struct ModelPageKey(pub ChildPageKey<Uuid>);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VersionPageKey(pub ChildPageKey<i32>);
 
-impl Loader<ExperimentPageKey> for Loaders {
-    type Value = Vec<ExperimentRow>;
-    type Error = AppError;
-    async fn load(
-        &self,
-        keys: &[ExperimentPageKey],
-    ) -> Result<HashMap<ExperimentPageKey, Vec<ExperimentRow>>, AppError> {
-        let plain: Vec<ChildPageKey<Uuid>> = keys.iter().map(|k| k.0.clone()).collect();
-        let mut out = HashMap::new();
-        for ((after, limit), parents) in page_groups(&plain) {
-            let rows = db::experiments::pages_by_project(&self.db, &parents, after, limit).await?;
-            let mut by_parent = grouped(rows, |r| r.project_id);
-            for parent in parents {
-                let key = ChildPageKey {
-                    parent,
-                    after,
-                    limit,
-                };
-                out.insert(
-                    ExperimentPageKey(key),
-                    by_parent.remove(&parent).unwrap_or_default(),
-                );
+/// One statement per group of keys with the same page arguments.
+macro_rules! page_loader {
+    ($key:ident, $cursor:ty, $row:ty, $fetch:path, $parent:ident) => {
+        impl Loader<$key> for Loaders {
+            type Value = Vec<$row>;
+            type Error = AppError;
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Vec<$row>>, AppError> {
+                let plain: Vec<ChildPageKey<$cursor>> = keys.iter().map(|k| k.0.clone()).collect();
+                let mut out = HashMap::new();
+                for ((after, limit), parents) in page_groups(&plain) {
+                    let rows = $fetch(&self.db, &parents, after, limit).await?;
+                    let mut by_parent = grouped(rows, |r| r.$parent);
+                    for parent in parents {
+                        let page = by_parent.remove(&parent).unwrap_or_default();
+                        out.insert(
+                            $key(ChildPageKey {
+                                parent,
+                                after,
+                                limit,
+                            }),
+                            page,
+                        );
+                    }
+                }
+                Ok(out)
             }
         }
-        Ok(out)
-    }
+    };
 }
 
-impl Loader<ModelPageKey> for Loaders {
-    type Value = Vec<ModelRow>;
-    type Error = AppError;
-    async fn load(
-        &self,
-        keys: &[ModelPageKey],
-    ) -> Result<HashMap<ModelPageKey, Vec<ModelRow>>, AppError> {
-        let plain: Vec<ChildPageKey<Uuid>> = keys.iter().map(|k| k.0.clone()).collect();
-        let mut out = HashMap::new();
-        for ((after, limit), parents) in page_groups(&plain) {
-            let rows = db::models::pages_by_project(&self.db, &parents, after, limit).await?;
-            let mut by_parent = grouped(rows, |r| r.project_id);
-            for parent in parents {
-                let key = ChildPageKey {
-                    parent,
-                    after,
-                    limit,
-                };
-                out.insert(
-                    ModelPageKey(key),
-                    by_parent.remove(&parent).unwrap_or_default(),
-                );
-            }
-        }
-        Ok(out)
-    }
-}
-
-impl Loader<VersionPageKey> for Loaders {
-    type Value = Vec<VersionRow>;
-    type Error = AppError;
-    async fn load(
-        &self,
-        keys: &[VersionPageKey],
-    ) -> Result<HashMap<VersionPageKey, Vec<VersionRow>>, AppError> {
-        let plain: Vec<ChildPageKey<i32>> = keys.iter().map(|k| k.0.clone()).collect();
-        let mut out = HashMap::new();
-        for ((before, limit), parents) in page_groups(&plain) {
-            let rows =
-                db::models::version_pages_by_model(&self.db, &parents, before, limit).await?;
-            let mut by_parent = grouped(rows, |r| r.model_id);
-            for parent in parents {
-                let key = ChildPageKey {
-                    parent,
-                    after: before,
-                    limit,
-                };
-                out.insert(
-                    VersionPageKey(key),
-                    by_parent.remove(&parent).unwrap_or_default(),
-                );
-            }
-        }
-        Ok(out)
-    }
-}
+page_loader!(
+    ExperimentPageKey,
+    Uuid,
+    ExperimentRow,
+    db::experiments::pages_by_project,
+    project_id
+);
+page_loader!(
+    ModelPageKey,
+    Uuid,
+    ModelRow,
+    db::models::pages_by_project,
+    project_id
+);
+page_loader!(
+    VersionPageKey,
+    i32,
+    VersionRow,
+    db::models::version_pages_by_model,
+    model_id
+);
 
 impl Loader<RunPageKey> for Loaders {
     type Value = Vec<SearchRow>;
