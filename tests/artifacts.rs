@@ -217,7 +217,8 @@ async fn multipart_round_trip(backend: Backend) {
 }
 
 async fn tampered_and_expired_urls_are_refused(backend: Backend) {
-    let e = env(backend, |c| c.download_url_ttl_secs = 1).await;
+    // Two seconds: signatures carry whole seconds, so one could lapse before the first GET.
+    let e = env(backend, |c| c.download_url_ttl_secs = 2).await;
     let f = fixture(&e.app).await;
     let id = upload(&e.app, &f, "a.txt", b"hello world").await;
     let url = download_url(&e.app, &f.session.access, &id).await;
@@ -249,7 +250,7 @@ async fn tampered_and_expired_urls_are_refused(backend: Backend) {
             .as_u16(),
         200
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3200)).await;
     assert_eq!(
         e.app
             .client
