@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod seed;
 pub mod startup;
 pub mod state;

@@ -278,3 +278,27 @@ async fn health_and_readiness_name_each_dependency() {
     assert_eq!(body["checks"]["cache"]["status"], "up");
     assert_eq!(body["checks"]["cache"]["backend"], "redis");
 }
+
+#[tokio::test]
+async fn metrics_count_responses_and_errors_in_prometheus_format() {
+    let app = TestApp::spawn().await;
+    app.login(&unique_email("nobody"), "wrong password!!").await;
+    let (status, _) = app.gql_raw(None, "{ me { id } }", json!({})).await;
+    assert_eq!(status, 401);
+    let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().await.unwrap();
+    let value = |line_start: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{line_start} missing in {text}"))
+    };
+    // Counters are per process and tests share it: at least what this test caused.
+    assert!(value("maestro_graphql_responses_total{status=\"401\"}") >= 1);
+    assert!(value("maestro_graphql_errors_total{code=\"UNAUTHENTICATED\"}") >= 2);
+    assert!(value("maestro_login_failures_total") >= 1);
+    assert_eq!(value("maestro_object_store_up"), 1);
+    assert_eq!(value("maestro_storage_deletions_pending"), 0);
+}

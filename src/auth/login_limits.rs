@@ -49,6 +49,7 @@ pub async fn record_failure(
     email: &str,
     addr: IpAddr,
 ) -> AppResult<()> {
+    crate::metrics::COUNTERS.login_failure();
     let window = Duration::from_secs(config.login_window_secs);
     cache.hit(&account_key(email), window).await?;
     cache.hit(&address_key(addr), window).await?;

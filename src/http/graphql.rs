@@ -22,6 +22,7 @@ use crate::graphql::context::ClientAddr;
 use crate::graphql::limits::MAX_BODY_BYTES;
 use crate::graphql::loaders;
 use crate::http::client_addr;
+use crate::metrics::COUNTERS;
 use crate::state::AppState;
 use crate::telemetry::SQL_STATEMENTS;
 
@@ -55,6 +56,8 @@ fn request_error(
     message: &str,
 ) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": error_code } }] });
+    COUNTERS.response(status.as_u16());
+    COUNTERS.error(error_code);
     (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response()
 }
 
@@ -353,6 +356,9 @@ fn shape(response: async_graphql::Response, media: &'static str, request_id: Uui
                 // Parse and validation errors come from the engine without a code.
                 ext.entry("code")
                     .or_insert_with(|| json!(code::BAD_USER_INPUT));
+                if let Some(c) = ext.get("code").and_then(Value::as_str) {
+                    COUNTERS.error(c);
+                }
                 if ext.get("code") == Some(&json!(code::INTERNAL_SERVER_ERROR)) {
                     ext.insert("requestId".into(), json!(request_id.to_string()));
                 }
@@ -369,6 +375,7 @@ fn shape(response: async_graphql::Response, media: &'static str, request_id: Uui
     } else {
         StatusCode::OK
     };
+    COUNTERS.response(status.as_u16());
     let mut out = (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response();
     if unauthenticated {
         let (name, value) = www_authenticate("Bearer realm=\"maestro\"");

@@ -30,6 +30,7 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::serve))
         .with_state(state)
         .merge(graphql_routes)
         .merge(storage_routes)

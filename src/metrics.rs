@@ -1,0 +1,136 @@
+//! Process counters in Prometheus text format, served at `GET /metrics`. Only aggregate
+//! counts: nothing here identifies a user, a token or a project.
+
+use std::fmt::Write;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use crate::error::code;
+use crate::state::AppState;
+
+/// HTTP statuses the GraphQL endpoint answers with, counted one by one.
+const STATUSES: [u16; 9] = [200, 400, 401, 405, 413, 415, 503, 500, 0];
+/// Error codes counted (the SPEC's stable `extensions.code` values).
+const CODES: [&str; 8] = [
+    code::UNAUTHENTICATED,
+    code::FORBIDDEN,
+    code::NOT_FOUND,
+    code::BAD_USER_INPUT,
+    code::CONFLICT,
+    code::RATE_LIMITED,
+    code::SERVICE_UNAVAILABLE,
+    code::INTERNAL_SERVER_ERROR,
+];
+
+pub struct Counters {
+    responses: [AtomicU64; STATUSES.len()],
+    errors: [AtomicU64; CODES.len()],
+    login_failures: AtomicU64,
+}
+
+pub static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
+    responses: Default::default(),
+    errors: Default::default(),
+    login_failures: AtomicU64::new(0),
+});
+
+impl Counters {
+    /// Counts one GraphQL response by HTTP status (unlisted statuses count as 0).
+    pub fn response(&self, status: u16) {
+        let i = STATUSES
+            .iter()
+            .position(|s| *s == status)
+            .unwrap_or(STATUSES.len() - 1);
+        self.responses[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one GraphQL error by its `extensions.code`.
+    pub fn error(&self, error_code: &str) {
+        if let Some(i) = CODES.iter().position(|c| *c == error_code) {
+            self.errors[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn login_failure(&self) {
+        self.login_failures.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `GET /metrics`.
+pub async fn serve(State(state): State<AppState>) -> impl IntoResponse {
+    let c = &*COUNTERS;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP maestro_graphql_responses_total GraphQL responses by HTTP status (0: other)."
+    );
+    let _ = writeln!(out, "# TYPE maestro_graphql_responses_total counter");
+    for (status, n) in STATUSES.iter().zip(&c.responses) {
+        let _ = writeln!(
+            out,
+            "maestro_graphql_responses_total{{status=\"{status}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP maestro_graphql_errors_total GraphQL errors by extensions.code."
+    );
+    let _ = writeln!(out, "# TYPE maestro_graphql_errors_total counter");
+    for (name, n) in CODES.iter().zip(&c.errors) {
+        let _ = writeln!(
+            out,
+            "maestro_graphql_errors_total{{code=\"{name}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(out, "# HELP maestro_login_failures_total Failed sign-ins.");
+    let _ = writeln!(out, "# TYPE maestro_login_failures_total counter");
+    let _ = writeln!(
+        out,
+        "maestro_login_failures_total {}",
+        c.login_failures.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP maestro_db_connections Database pool connections (in use and idle)."
+    );
+    let _ = writeln!(out, "# TYPE maestro_db_connections gauge");
+    let _ = writeln!(
+        out,
+        "maestro_db_connections{{state=\"open\"}} {}",
+        state.db.size()
+    );
+    let _ = writeln!(
+        out,
+        "maestro_db_connections{{state=\"idle\"}} {}",
+        state.db.num_idle()
+    );
+    let pending: Option<i64> = sqlx::query_scalar("SELECT count(*) FROM storage_deletions")
+        .fetch_one(&state.db)
+        .await
+        .ok();
+    if let Some(pending) = pending {
+        let _ = writeln!(
+            out,
+            "# HELP maestro_storage_deletions_pending Objects queued for deletion from the store."
+        );
+        let _ = writeln!(out, "# TYPE maestro_storage_deletions_pending gauge");
+        let _ = writeln!(out, "maestro_storage_deletions_pending {pending}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP maestro_object_store_up Whether the object store answered its last probe."
+    );
+    let _ = writeln!(out, "# TYPE maestro_object_store_up gauge");
+    let _ = writeln!(
+        out,
+        "maestro_object_store_up {}",
+        u8::from(state.storage.seems_healthy())
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
