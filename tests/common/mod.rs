@@ -19,6 +19,7 @@ pub struct TestApp {
     pub state: maestro::state::AppState,
     pub client: reqwest::Client,
     pub database_url: String,
+    data_dir: std::path::PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -27,6 +28,8 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // The local-disk store of this test (multipart tests leave 64 MiB there).
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 
@@ -65,6 +68,7 @@ impl TestApp {
         let mut config = test_config();
         adjust(&mut config);
         let database_url = config.database_url.clone();
+        let data_dir = config.data_dir.clone();
         let app = Application::build(config).await.expect("the app builds");
         let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
         let state = app.state().clone();
@@ -77,6 +81,7 @@ impl TestApp {
             state,
             client: reqwest::Client::new(),
             database_url,
+            data_dir,
             stop: Some(stop),
         }
     }
