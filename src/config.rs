@@ -26,6 +26,14 @@ pub struct Config {
     )]
     pub database_url: String,
 
+    /// Most PostgreSQL connections this process opens.
+    #[arg(long, env = "MAESTRO_DB_POOL_SIZE", default_value_t = 20)]
+    pub db_pool_size: u32,
+
+    /// Seconds a request may wait for a database connection before SERVICE_UNAVAILABLE.
+    #[arg(long, env = "MAESTRO_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_acquire_timeout_secs: u64,
+
     /// Redis URL; unset means single-instance in-process fallbacks.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,

@@ -74,7 +74,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             db::create_database_if_missing(&cli.config.database_url).await?;
-            let pool = db::connect(&cli.config.database_url).await?;
+            let pool = db::connect(
+                &cli.config.database_url,
+                2,
+                std::time::Duration::from_secs(30),
+            )
+            .await?;
             db::migrate(&pool).await?;
             println!("migrations applied");
             Ok(())

@@ -30,7 +30,12 @@ pub struct Application {
 pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState> {
     config.check_production()?;
     db::create_database_if_missing(&config.database_url).await?;
-    let pool = db::connect(&config.database_url).await?;
+    let pool = db::connect(
+        &config.database_url,
+        config.db_pool_size,
+        Duration::from_secs(config.db_acquire_timeout_secs),
+    )
+    .await?;
     db::migrate(&pool).await?;
     let cache = Cache::connect(config.redis_url.as_deref(), &config.redis_prefix).await?;
     let secret: Vec<u8> = match &config.jwt_secret {

@@ -51,11 +51,13 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
+/// A pool of at most `size` connections; a request waiting longer than `acquire_timeout`
+/// for one answers SERVICE_UNAVAILABLE.
+pub async fn connect(url: &str, size: u32, acquire_timeout: Duration) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url)?;
     let pool = PgPoolOptions::new()
-        .max_connections(20)
-        .acquire_timeout(Duration::from_secs(5))
+        .max_connections(size)
+        .acquire_timeout(acquire_timeout)
         .connect_with(options)
         .await?;
     Ok(pool)
