@@ -1,6 +1,6 @@
 //! Access tokens: short-lived JWTs, HS256 only, every registered claim checked (RFC 8725).
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,12 +26,6 @@ pub struct Claims {
     /// The session (refresh-token family) the token was minted for.
     pub sid: Uuid,
     pub typ: String,
-}
-
-impl Claims {
-    pub fn expires_at(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp(self.exp, 0).unwrap_or_else(Utc::now)
-    }
 }
 
 /// Why a bearer token was refused; the client only ever learns "invalid_token".

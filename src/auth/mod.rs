@@ -94,7 +94,6 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Au
         credential: Credential::Session {
             session_id: claims.sid,
             jti: claims.jti,
-            expires_at: claims.expires_at(),
         },
     })
 }

@@ -9,11 +9,7 @@ use crate::error::{AppError, AppResult};
 #[derive(Debug, Clone)]
 pub enum Credential {
     /// An access token minted at login for a session.
-    Session {
-        session_id: Uuid,
-        jti: Uuid,
-        expires_at: chrono::DateTime<chrono::Utc>,
-    },
+    Session { session_id: Uuid, jti: Uuid },
     /// An API token, with the scopes it was created with.
     ApiToken { token_id: Uuid, can_write: bool },
 }
@@ -48,13 +44,9 @@ impl Principal {
     }
 
     /// The session behind the caller's access token, for session-management mutations.
-    pub fn session(&self) -> AppResult<(Uuid, Uuid, chrono::DateTime<chrono::Utc>)> {
+    pub fn session(&self) -> AppResult<(Uuid, Uuid)> {
         match &self.credential {
-            Credential::Session {
-                session_id,
-                jti,
-                expires_at,
-            } => Ok((*session_id, *jti, *expires_at)),
+            Credential::Session { session_id, jti } => Ok((*session_id, *jti)),
             Credential::ApiToken { .. } => Err(AppError::Forbidden(
                 "this needs a signed-in session, not an API token".into(),
             )),

@@ -28,10 +28,6 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub fn is_terminal(self) -> bool {
-        self != RunStatus::Running
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "RUNNING",

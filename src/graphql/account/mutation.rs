@@ -148,7 +148,7 @@ impl AccountMutation {
     ) -> AppResult<bool> {
         let state = state(ctx);
         let p = principal(ctx)?;
-        let (current, jti, _) = p.session()?;
+        let (current, jti) = p.session()?;
         let ended = if all_sessions.unwrap_or(false) {
             db::sessions::revoke_all(&state.db, p.user_id, None).await?
         } else {
@@ -178,7 +178,7 @@ impl AccountMutation {
     ) -> AppResult<bool> {
         let state = state(ctx);
         let p = principal(ctx)?;
-        let (current, _, _) = p.session()?;
+        let (current, _) = p.session()?;
         let user = db::users::find(&state.db, p.user_id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
