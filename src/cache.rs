@@ -1,27 +1,41 @@
 //! Short-lived shared state: the access-token denylist and rate-limit counters.
 //!
-//! Redis when `REDIS_URL` is set (required for more than one instance); otherwise an
-//! in-process map with the same semantics, fit for a single instance.
+//! Redis when `REDIS_URL` is set (what more than one instance needs), always backed by an
+//! in-process map with the same semantics. Nothing here is a record: revocation lives in
+//! PostgreSQL (the denylist is its fast path) and counters are allowed to forget. So a
+//! Redis that is down, slow or flushed degrades the service instead of stopping it: every
+//! Redis call has a budget of `CALL_BUDGET`, and after a failure a circuit breaker sends
+//! calls straight to the in-process map for `COOL_DOWN` before one call probes Redis again.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::error::{AppError, AppResult};
+/// The longest any request waits on Redis for one call.
+pub const CALL_BUDGET: Duration = Duration::from_millis(50);
+/// How long calls bypass Redis after it failed, before one call probes it again.
+pub const COOL_DOWN: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
-pub enum Cache {
-    Redis {
-        conn: ConnectionManager,
-        prefix: String,
-    },
-    Memory(Arc<Mutex<HashMap<String, Entry>>>),
+pub struct Cache {
+    memory: Memory,
+    redis: Option<Arc<Redis>>,
 }
 
+struct Redis {
+    conn: ConnectionManager,
+    prefix: String,
+    breaker: Breaker,
+}
+
+type Memory = Arc<Mutex<HashMap<String, Entry>>>;
+
 #[derive(Clone, Copy)]
-pub struct Entry {
+struct Entry {
     count: u64,
     expires: Instant,
 }
@@ -34,178 +48,276 @@ pub struct WindowCount {
     pub resets_in_secs: u64,
 }
 
-fn unavailable(err: redis::RedisError) -> AppError {
-    tracing::error!(error = %err, "redis unavailable");
-    AppError::Unavailable("the cache is unavailable; retry shortly".into())
+/// The cache's health as readiness reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheHealth {
+    /// Redis answers (or none is configured: the in-process map always does).
+    Up,
+    /// Redis is configured and does not answer: the in-process fallback serves.
+    Degraded,
 }
 
 impl Cache {
-    pub async fn connect(url: Option<&str>, prefix: &str) -> anyhow::Result<Self> {
-        match url {
-            None => Ok(Cache::Memory(Arc::default())),
-            Some(url) => {
-                let client = redis::Client::open(url)?;
-                let conn = ConnectionManager::new(client).await?;
-                Ok(Cache::Redis {
-                    conn,
-                    prefix: prefix.to_string(),
-                })
-            }
+    /// The in-process cache of a single instance.
+    pub fn in_process() -> Self {
+        Cache {
+            memory: Memory::default(),
+            redis: None,
         }
+    }
+
+    /// Redis at `url` (connected lazily, so a Redis that is down at start only degrades the
+    /// service), or the in-process map when `url` is `None`.
+    pub fn connect(url: Option<&str>, prefix: &str) -> anyhow::Result<Self> {
+        let Some(url) = url else {
+            return Ok(Self::in_process());
+        };
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CALL_BUDGET))
+            .set_response_timeout(Some(CALL_BUDGET))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+        Ok(Cache {
+            memory: Memory::default(),
+            redis: Some(Arc::new(Redis {
+                conn,
+                prefix: prefix.to_string(),
+                breaker: Breaker::default(),
+            })),
+        })
     }
 
     pub fn backend_name(&self) -> &'static str {
-        match self {
-            Cache::Redis { .. } => "redis",
-            Cache::Memory(_) => "in-process",
+        match self.redis {
+            Some(_) => "redis",
+            None => "in-process",
         }
     }
 
-    /// Answers whether the backing store responds.
-    pub async fn ping(&self) -> bool {
-        match self {
-            Cache::Redis { conn, .. } => {
-                let mut conn = conn.clone();
-                let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
-                pong.is_ok()
-            }
-            Cache::Memory(_) => true,
+    /// Asks Redis whether it answers (bypassing the breaker, and closing it on success).
+    pub async fn health(&self) -> CacheHealth {
+        let Some(redis) = &self.redis else {
+            return CacheHealth::Up;
+        };
+        let mut conn = redis.conn.clone();
+        let ping = tokio::time::timeout(CALL_BUDGET, async move {
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        })
+        .await;
+        if matches!(ping, Ok(Ok(_))) {
+            redis.breaker.succeeded();
+            CacheHealth::Up
+        } else {
+            redis.breaker.failed();
+            CacheHealth::Degraded
         }
     }
 
-    /// Sets a flag that disappears after `ttl`.
-    pub async fn set_flag(&self, key: &str, ttl: Duration) -> AppResult<()> {
+    /// Sets a flag that disappears after `ttl`, in Redis and in this process.
+    pub async fn set_flag(&self, key: &str, ttl: Duration) {
         let secs = ttl.as_secs().max(1);
-        match self {
-            Cache::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
-                redis::cmd("SET")
-                    .arg(format!("{prefix}{key}"))
-                    .arg(1)
-                    .arg("EX")
-                    .arg(secs)
-                    .query_async::<()>(&mut conn)
-                    .await
-                    .map_err(unavailable)
-            }
-            Cache::Memory(map) => {
-                let mut map = map.lock().expect("cache lock");
-                prune(&mut map);
-                map.insert(
-                    key.to_string(),
-                    Entry {
-                        count: 1,
-                        expires: Instant::now() + Duration::from_secs(secs),
-                    },
-                );
-                Ok(())
-            }
+        {
+            let mut map = self.memory.lock().expect("cache lock");
+            prune(&mut map);
+            map.insert(
+                key.to_string(),
+                Entry {
+                    count: 1,
+                    expires: Instant::now() + Duration::from_secs(secs),
+                },
+            );
+        }
+        if let Some(redis) = &self.redis {
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(redis.key(key)).arg(1).arg("EX").arg(secs);
+            redis.call::<()>(cmd).await;
         }
     }
 
-    /// Whether any of the flags is set.
-    pub async fn any_flag(&self, keys: &[String]) -> AppResult<bool> {
-        match self {
-            Cache::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
-                let mut cmd = redis::cmd("EXISTS");
-                for key in keys {
-                    cmd.arg(format!("{prefix}{key}"));
-                }
-                let n: u64 = cmd.query_async(&mut conn).await.map_err(unavailable)?;
-                Ok(n > 0)
-            }
-            Cache::Memory(map) => {
-                let map = map.lock().expect("cache lock");
-                let now = Instant::now();
-                Ok(keys
-                    .iter()
-                    .any(|k| map.get(k).is_some_and(|e| e.expires > now)))
+    /// Whether any of the flags is set. Without Redis this only knows the flags set by this
+    /// process: callers must treat `false` as "not known to be set", never as a record.
+    pub async fn any_flag(&self, keys: &[String]) -> bool {
+        {
+            let map = self.memory.lock().expect("cache lock");
+            let now = Instant::now();
+            if keys
+                .iter()
+                .any(|k| map.get(k).is_some_and(|e| e.expires > now))
+            {
+                return true;
             }
         }
+        let Some(redis) = &self.redis else {
+            return false;
+        };
+        let mut cmd = redis::cmd("EXISTS");
+        for key in keys {
+            cmd.arg(redis.key(key));
+        }
+        redis.call::<u64>(cmd).await.is_some_and(|n| n > 0)
     }
 
     /// Adds one to a fixed-window counter that starts with its first hit.
-    pub async fn hit(&self, key: &str, window: Duration) -> AppResult<WindowCount> {
+    pub async fn hit(&self, key: &str, window: Duration) -> WindowCount {
         let secs = window.as_secs().max(1);
-        match self {
-            Cache::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
-                let key = format!("{prefix}{key}");
-                let (count, ttl): (u64, i64) = redis::pipe()
-                    .atomic()
-                    .cmd("INCR")
-                    .arg(&key)
-                    .cmd("EXPIRE")
-                    .arg(&key)
-                    .arg(secs)
-                    .arg("NX")
-                    .ignore()
-                    .cmd("TTL")
-                    .arg(&key)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(unavailable)?;
-                Ok(WindowCount {
+        if let Some(redis) = &self.redis {
+            let full = redis.key(key);
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .cmd("INCR")
+                .arg(&full)
+                .cmd("EXPIRE")
+                .arg(&full)
+                .arg(secs)
+                .arg("NX")
+                .ignore()
+                .cmd("TTL")
+                .arg(&full);
+            if let Some((count, ttl)) = redis.pipe::<(u64, i64)>(pipe).await {
+                return WindowCount {
                     count,
                     resets_in_secs: ttl.max(1) as u64,
-                })
-            }
-            Cache::Memory(map) => {
-                let mut map = map.lock().expect("cache lock");
-                prune(&mut map);
-                let now = Instant::now();
-                let entry = map
-                    .entry(key.to_string())
-                    .and_modify(|e| {
-                        if e.expires <= now {
-                            *e = Entry {
-                                count: 0,
-                                expires: now + Duration::from_secs(secs),
-                            };
-                        }
-                    })
-                    .or_insert(Entry {
-                        count: 0,
-                        expires: now + Duration::from_secs(secs),
-                    });
-                entry.count += 1;
-                Ok(memory_count(entry, now))
+                };
             }
         }
+        let mut map = self.memory.lock().expect("cache lock");
+        prune(&mut map);
+        let now = Instant::now();
+        let fresh = Entry {
+            count: 0,
+            expires: now + Duration::from_secs(secs),
+        };
+        let entry = map.entry(key.to_string()).or_insert(fresh);
+        if entry.expires <= now {
+            *entry = fresh;
+        }
+        entry.count += 1;
+        memory_count(entry, now)
     }
 
     /// Reads a counter without changing it; zero when absent.
-    pub async fn peek(&self, key: &str) -> AppResult<WindowCount> {
-        match self {
-            Cache::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
-                let key = format!("{prefix}{key}");
-                let (count, ttl): (Option<u64>, i64) = redis::pipe()
-                    .cmd("GET")
-                    .arg(&key)
-                    .cmd("TTL")
-                    .arg(&key)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(unavailable)?;
-                Ok(WindowCount {
+    pub async fn peek(&self, key: &str) -> WindowCount {
+        if let Some(redis) = &self.redis {
+            let full = redis.key(key);
+            let mut pipe = redis::pipe();
+            pipe.cmd("GET").arg(&full).cmd("TTL").arg(&full);
+            if let Some((count, ttl)) = redis.pipe::<(Option<u64>, i64)>(pipe).await {
+                return WindowCount {
                     count: count.unwrap_or(0),
                     resets_in_secs: ttl.max(0) as u64,
-                })
-            }
-            Cache::Memory(map) => {
-                let map = map.lock().expect("cache lock");
-                let now = Instant::now();
-                Ok(match map.get(key) {
-                    Some(e) if e.expires > now => memory_count(e, now),
-                    _ => WindowCount {
-                        count: 0,
-                        resets_in_secs: 0,
-                    },
-                })
+                };
             }
         }
+        let map = self.memory.lock().expect("cache lock");
+        let now = Instant::now();
+        match map.get(key) {
+            Some(e) if e.expires > now => memory_count(e, now),
+            _ => WindowCount {
+                count: 0,
+                resets_in_secs: 0,
+            },
+        }
+    }
+}
+
+impl Redis {
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    async fn call<T: redis::FromRedisValue + Send>(&self, cmd: redis::Cmd) -> Option<T> {
+        let mut conn = self.conn.clone();
+        self.guarded(async move { cmd.query_async::<T>(&mut conn).await })
+            .await
+    }
+
+    async fn pipe<T: redis::FromRedisValue + Send>(&self, pipe: redis::Pipeline) -> Option<T> {
+        let mut conn = self.conn.clone();
+        self.guarded(async move { pipe.query_async::<T>(&mut conn).await })
+            .await
+    }
+
+    /// Runs one Redis call within the budget, unless the breaker is open; `None` means
+    /// "use the fallback".
+    async fn guarded<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
+        if !self.breaker.allows() {
+            return None;
+        }
+        match tokio::time::timeout(CALL_BUDGET, call).await {
+            Ok(Ok(value)) => {
+                self.breaker.succeeded();
+                Some(value)
+            }
+            Ok(Err(err)) => {
+                if self.breaker.failed() {
+                    tracing::warn!(error = %err, "redis failed: using in-process fallbacks");
+                }
+                None
+            }
+            Err(_) => {
+                if self.breaker.failed() {
+                    tracing::warn!("redis did not answer in time: using in-process fallbacks");
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A circuit breaker: closed until a call fails, then open for `COOL_DOWN`, after which one
+/// caller probes (the others keep bypassing until the probe succeeds or its time is up).
+#[derive(Default)]
+struct Breaker {
+    /// Milliseconds since `EPOCH` until which calls bypass Redis; 0 when closed.
+    open_until: AtomicU64,
+}
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn now_ms() -> u64 {
+    // Never 0, so 0 can mean "closed".
+    EPOCH.elapsed().as_millis() as u64 + 1
+}
+
+impl Breaker {
+    fn allows(&self) -> bool {
+        let until = self.open_until.load(Ordering::Acquire);
+        if until == 0 {
+            return true;
+        }
+        let now = now_ms();
+        // Past the cool-down: the caller that moves the deadline on is the probe.
+        now >= until
+            && self
+                .open_until
+                .compare_exchange(
+                    until,
+                    now + COOL_DOWN.as_millis() as u64,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+    }
+
+    fn succeeded(&self) {
+        if self.open_until.swap(0, Ordering::AcqRel) != 0 {
+            tracing::info!("redis answers again");
+        }
+    }
+
+    /// Opens the breaker; returns whether it was closed (so the failure is news).
+    fn failed(&self) -> bool {
+        let was = self
+            .open_until
+            .swap(now_ms() + COOL_DOWN.as_millis() as u64, Ordering::AcqRel);
+        was == 0
+    }
+
+    #[cfg(test)]
+    fn is_open(&self) -> bool {
+        self.open_until.load(Ordering::Acquire) != 0
     }
 }
 
@@ -231,21 +343,55 @@ mod tests {
 
     #[tokio::test]
     async fn memory_counter_counts_within_its_window() {
-        let cache = Cache::Memory(Arc::default());
+        let cache = Cache::in_process();
         let w = Duration::from_secs(60);
-        assert_eq!(cache.hit("k", w).await.unwrap().count, 1);
-        assert_eq!(cache.hit("k", w).await.unwrap().count, 2);
-        let peek = cache.peek("k").await.unwrap();
+        assert_eq!(cache.hit("k", w).await.count, 1);
+        assert_eq!(cache.hit("k", w).await.count, 2);
+        let peek = cache.peek("k").await;
         assert_eq!(peek.count, 2);
         assert!(peek.resets_in_secs > 0 && peek.resets_in_secs <= 60);
-        assert_eq!(cache.peek("other").await.unwrap().count, 0);
+        assert_eq!(cache.peek("other").await.count, 0);
     }
 
     #[tokio::test]
     async fn memory_flags_are_seen_until_they_expire() {
-        let cache = Cache::Memory(Arc::default());
-        assert!(!cache.any_flag(&["a".into()]).await.unwrap());
-        cache.set_flag("a", Duration::from_secs(60)).await.unwrap();
-        assert!(cache.any_flag(&["b".into(), "a".into()]).await.unwrap());
+        let cache = Cache::in_process();
+        assert!(!cache.any_flag(&["a".into()]).await);
+        cache.set_flag("a", Duration::from_secs(60)).await;
+        assert!(cache.any_flag(&["b".into(), "a".into()]).await);
+    }
+
+    #[test]
+    fn the_breaker_opens_on_failure_and_lets_one_probe_through_after_the_cool_down() {
+        let breaker = Breaker::default();
+        assert!(breaker.allows());
+        assert!(breaker.failed());
+        assert!(!breaker.failed(), "a second failure is not news");
+        assert!(!breaker.allows());
+        // Pretend the cool-down has passed.
+        breaker.open_until.store(1, Ordering::Release);
+        assert!(breaker.allows(), "one probe");
+        assert!(!breaker.allows(), "only one");
+        breaker.succeeded();
+        assert!(!breaker.is_open());
+        assert!(breaker.allows());
+    }
+
+    #[tokio::test]
+    async fn a_dead_redis_opens_the_breaker_and_the_fallback_serves() {
+        // Nothing listens on port 1: connections are refused at once, or time out.
+        let cache = Cache::connect(Some("redis://127.0.0.1:1"), "t:").unwrap();
+        let redis = cache.redis.clone().unwrap();
+        assert_eq!(cache.hit("k", Duration::from_secs(60)).await.count, 1);
+        assert!(
+            redis.breaker.is_open(),
+            "the first failure opens the breaker"
+        );
+        assert!(!redis.breaker.allows(), "later calls bypass Redis");
+        assert_eq!(cache.hit("k", Duration::from_secs(60)).await.count, 2);
+        cache.set_flag("f", Duration::from_secs(60)).await;
+        assert!(cache.any_flag(&["f".into()]).await);
+        assert_eq!(cache.peek("k").await.count, 2);
+        assert_eq!(cache.health().await, CacheHealth::Degraded);
     }
 }

@@ -73,15 +73,35 @@ impl AppError {
     }
 }
 
+/// Seconds a client is told to wait before retrying a SERVICE_UNAVAILABLE answer.
+pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 2;
+
+/// Whether a database error means the database (or the way to it) is down, rather than
+/// that the statement was wrong: the caller may retry the same request later.
+pub fn is_database_outage(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // 08: connection exception; 57P01-57P03: the server is shutting down, crashed or
+        // starting; 53300: too many connections.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::error!(error = %err, "database unavailable");
-                AppError::Unavailable("the database is unavailable; retry shortly".into())
-            }
-            _ => anyhow::Error::from(err).into(),
+        if is_database_outage(&err) {
+            tracing::error!(error = %err, "database unavailable");
+            return AppError::Unavailable("the database is unavailable; retry shortly".into());
         }
+        anyhow::Error::from(err).into()
     }
 }
 
@@ -101,6 +121,7 @@ impl From<AppError> for async_graphql::Error {
                 AppError::RateLimited { retry_after_secs } => {
                     ext.set("retryAfter", *retry_after_secs)
                 }
+                AppError::Unavailable(_) => ext.set("retryAfter", RETRY_AFTER_UNAVAILABLE_SECS),
                 _ => {}
             }
         })

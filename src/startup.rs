@@ -37,7 +37,7 @@ pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState>
     )
     .await?;
     db::migrate(&pool).await?;
-    let cache = Cache::connect(config.redis_url.as_deref(), &config.redis_prefix).await?;
+    let cache = Cache::connect(config.redis_url.as_deref(), &config.redis_prefix)?;
     let secret: Vec<u8> = match &config.jwt_secret {
         Some(secret) => {
             if secret.expose_secret().len() < MIN_JWT_SECRET_BYTES {

@@ -25,8 +25,8 @@ fn register_key(addr: IpAddr) -> String {
 
 /// Refuses with RATE_LIMITED when the account or the address used up its failures.
 pub async fn check(cache: &Cache, config: &Config, email: &str, addr: IpAddr) -> AppResult<()> {
-    let account = cache.peek(&account_key(email)).await?;
-    let address = cache.peek(&address_key(addr)).await?;
+    let account = cache.peek(&account_key(email)).await;
+    let address = cache.peek(&address_key(addr)).await;
     let mut retry_after = 0;
     if account.count >= u64::from(config.login_failures_per_account) {
         retry_after = retry_after.max(account.resets_in_secs);
@@ -43,17 +43,11 @@ pub async fn check(cache: &Cache, config: &Config, email: &str, addr: IpAddr) ->
 }
 
 /// Counts one failure against the account and the address.
-pub async fn record_failure(
-    cache: &Cache,
-    config: &Config,
-    email: &str,
-    addr: IpAddr,
-) -> AppResult<()> {
+pub async fn record_failure(cache: &Cache, config: &Config, email: &str, addr: IpAddr) {
     crate::metrics::COUNTERS.login_failure();
     let window = Duration::from_secs(config.login_window_secs);
-    cache.hit(&account_key(email), window).await?;
-    cache.hit(&address_key(addr), window).await?;
-    Ok(())
+    cache.hit(&account_key(email), window).await;
+    cache.hit(&address_key(addr), window).await;
 }
 
 /// Counts a registration from an address, refusing past the configured limit (if any).
@@ -62,7 +56,7 @@ pub async fn check_registration(cache: &Cache, config: &Config, addr: IpAddr) ->
         return Ok(());
     }
     let window = Duration::from_secs(config.login_window_secs);
-    let hits = cache.hit(&register_key(addr), window).await?;
+    let hits = cache.hit(&register_key(addr), window).await;
     if hits.count > u64::from(config.registrations_per_address) {
         return Err(AppError::RateLimited {
             retry_after_secs: hits.resets_in_secs,

@@ -39,21 +39,18 @@ fn session_key(session_id: Uuid) -> String {
     format!("deny:sid:{session_id}")
 }
 
-/// Makes access tokens stop working at once: the given one and every one minted for the
-/// given sessions. Entries live as long as the longest-lived access token could.
-pub async fn deny_access(
-    cache: &Cache,
-    jti: Option<Uuid>,
-    sessions: &[Uuid],
-) -> Result<(), AppError> {
+/// The fast path of revocation: access tokens of the given id and sessions are refused
+/// without a database read. The record is the session's `revoked_at` in PostgreSQL, which
+/// `authenticate` checks too, so losing these entries (a Redis flush) undoes nothing.
+/// Entries live as long as the longest-lived access token could.
+pub async fn deny_access(cache: &Cache, jti: Option<Uuid>, sessions: &[Uuid]) {
     let ttl = Duration::from_secs(jwt::ACCESS_TTL_SECS as u64 + 60);
     if let Some(jti) = jti {
-        cache.set_flag(&jti_key(jti), ttl).await?;
+        cache.set_flag(&jti_key(jti), ttl).await;
     }
     for sid in sessions {
-        cache.set_flag(&session_key(*sid), ttl).await?;
+        cache.set_flag(&session_key(*sid), ttl).await;
     }
-    Ok(())
 }
 
 /// Resolves the value of an `Authorization: Bearer` header to a principal.
@@ -80,14 +77,15 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Au
     if state
         .cache
         .any_flag(&[jti_key(claims.jti), session_key(claims.sid)])
-        .await?
+        .await
     {
         return Err(AuthFailure::InvalidToken("access token revoked".into()));
     }
-    let user = db::users::find(&state.db, claims.sub)
+    let user = db::users::find_by_live_session(&state.db, claims.sub, claims.sid)
         .await?
-        .filter(|u| !u.disabled)
-        .ok_or_else(|| AuthFailure::InvalidToken("account missing or disabled".into()))?;
+        .ok_or_else(|| {
+            AuthFailure::InvalidToken("session ended, or account missing or disabled".into())
+        })?;
     Ok(Principal {
         user_id: user.id,
         role: user.role,

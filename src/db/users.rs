@@ -76,6 +76,27 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> AppResult<Option<UserRow
     Ok(row)
 }
 
+/// The user behind a live session: `None` when the session was revoked (logout, password
+/// change, refresh-token reuse), does not belong to the user, or the account is disabled.
+/// PostgreSQL is the record of revocation; the cache's denylist is only its fast path.
+#[tracing::instrument(skip(db))]
+pub async fn find_by_live_session(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    session_id: Uuid,
+) -> AppResult<Option<UserRow>> {
+    let row = sqlx::query_as::<_, UserRow>(
+        "SELECT u.id, u.email, u.name, u.role, u.disabled, u.created_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $2 AND u.id = $1 AND s.revoked_at IS NULL AND NOT u.disabled",
+    )
+    .bind(id)
+    .bind(session_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row)
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<UserRow>> {
     let rows = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(

@@ -1,7 +1,8 @@
 //! The deny-by-default gate: a schema extension that looks at the parsed document before
 //! validation and execution (so before any argument is parsed or resolver runs) and
 //! refuses every root field that is not public when nobody is signed in, mutations from
-//! read-only API tokens, and documents with too many aliases.
+//! read-only API tokens, documents with too many aliases, and strings PostgreSQL cannot
+//! store.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use async_graphql::{Pos, Positioned, ServerError, ServerResult, Variables};
 use crate::auth::principal::Principal;
 use crate::error::AppError;
 use crate::graphql::limits::MAX_ALIASES;
+use crate::graphql::storable;
 
 /// Root fields anyone may call.
 const PUBLIC_MUTATIONS: &[&str] = &["register", "login", "refreshToken"];
@@ -76,6 +78,7 @@ impl Extension for GateExtension {
                 }
             }
         }
+        storable::check(&doc, variables).map_err(|e| refuse(e, Pos::default()))?;
         Ok(doc)
     }
 }

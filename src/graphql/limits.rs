@@ -11,6 +11,9 @@ pub const MAX_COMPLEXITY: usize = 250_000;
 pub const MAX_ALIASES: usize = 30;
 /// Most directives on one field.
 pub const MAX_DIRECTIVES: usize = 10;
+/// Deepest nesting of brackets, lists and objects in query text and in JSON, checked by
+/// a flat scan before any recursive parser runs.
+pub const MAX_NESTING: usize = 64;
 /// Deepest recursion of the parser (nested lists, objects, fragments).
 pub const MAX_RECURSIVE_DEPTH: usize = 32;
 /// Default and largest page size of connections.

@@ -12,8 +12,10 @@ pub mod ids;
 pub mod limits;
 pub mod loaders;
 pub mod model;
+pub mod nesting;
 pub mod project;
 pub mod run;
 pub mod schema;
+pub mod storable;
 
 pub use schema::{AppSchema, build_schema};

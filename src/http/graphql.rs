@@ -16,11 +16,12 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::auth::{self, AuthFailure};
-use crate::error::code;
+use crate::error::{AppError, code};
 use crate::graphql::AppSchema;
 use crate::graphql::context::ClientAddr;
-use crate::graphql::limits::MAX_BODY_BYTES;
+use crate::graphql::limits::{MAX_BODY_BYTES, MAX_NESTING};
 use crate::graphql::loaders;
+use crate::graphql::nesting;
 use crate::http::client_addr;
 use crate::metrics::COUNTERS;
 use crate::state::AppState;
@@ -58,6 +59,18 @@ fn request_error(
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": error_code } }] });
     COUNTERS.response(status.as_u16());
     COUNTERS.error(error_code);
+    (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response()
+}
+
+/// An answer made of one input error, naming the input at fault.
+fn input_error(status: StatusCode, media: &'static str, err: &AppError) -> Response {
+    let mut extensions = json!({ "code": err.code() });
+    if let AppError::Validation { field, .. } = err {
+        extensions["field"] = json!(field);
+    }
+    let body = json!({ "errors": [{ "message": err.to_string(), "extensions": extensions }] });
+    COUNTERS.response(status.as_u16());
+    COUNTERS.error(err.code());
     (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response()
 }
 
@@ -128,6 +141,16 @@ pub async fn post(
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return too_large();
     };
+    if nesting::exceeds(&bytes, MAX_NESTING) {
+        return input_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            &AppError::validation(
+                "body",
+                format!("the request body is nested too deeply: at most {MAX_NESTING} levels"),
+            ),
+        );
+    }
     let request = match parse_post_body(&bytes) {
         Ok(r) => r,
         Err(message) => {
@@ -139,7 +162,17 @@ pub async fn post(
             );
         }
     };
+    if let Err(err) = check_nesting(&request) {
+        return input_error(StatusCode::BAD_REQUEST, media, &err);
+    }
     execute(gql, peer, &headers, request, media).await
+}
+
+/// Refuses a request whose query text or variables nest deeper than the parser and the
+/// executor may safely recurse, before either of them runs.
+fn check_nesting(request: &async_graphql::Request) -> Result<(), AppError> {
+    nesting::check_text("query", &request.query)?;
+    nesting::check_variables(&request.variables)
 }
 
 /// Reads `{query, operationName?, variables?, extensions?}`, checking each member's type.
@@ -210,6 +243,9 @@ pub async fn get(
             );
         }
     };
+    if let Err(err) = check_nesting(&request) {
+        return input_error(StatusCode::BAD_REQUEST, media, &err);
+    }
     if selects_mutation(&request) {
         let mut response = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -404,7 +440,6 @@ pub async fn method_not_allowed(method: Method) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::AppError;
 
     async fn body_of(response: Response) -> Value {
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)

@@ -1,39 +1,61 @@
 //! Liveness and readiness for orchestrators.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
 
+use crate::cache::CacheHealth;
 use crate::state::AppState;
+
+/// How long readiness waits on any one dependency, so an outage shows within a second.
+const CHECK_BUDGET: Duration = Duration::from_millis(500);
 
 /// The process is alive.
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Each dependency's state; 503 unless all are up.
+/// Each dependency's state. 503 when the database or the object store is down; a cache
+/// that is down only degrades the service (in-process fallbacks serve), so it is reported
+/// as `degraded` and the instance stays ready.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let database = sqlx::query_scalar::<_, i32>("SELECT 1")
-        .fetch_one(&state.db)
-        .await
-        .is_ok();
-    let cache = state.cache.ping().await;
-    let object_store = state.storage.ping().await;
+    let database = async {
+        let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db);
+        matches!(tokio::time::timeout(CHECK_BUDGET, ping).await, Ok(Ok(1)))
+    };
+    let object_store = async {
+        tokio::time::timeout(CHECK_BUDGET, state.storage.ping())
+            .await
+            .unwrap_or(false)
+    };
+    let (database, cache, object_store) =
+        tokio::join!(database, state.cache.health(), object_store);
     let up = |ok: bool| if ok { "up" } else { "down" };
-    let ready = database && cache && object_store;
+    let ready = database && object_store;
+    let cache_status = match cache {
+        CacheHealth::Up => "up",
+        CacheHealth::Degraded => "degraded",
+    };
+    let status = match (ready, cache) {
+        (false, _) => "unavailable",
+        (true, CacheHealth::Degraded) => "degraded",
+        (true, CacheHealth::Up) => "ready",
+    };
     let body = json!({
-        "status": if ready { "ready" } else { "unavailable" },
+        "status": status,
         "checks": {
             "database": { "status": up(database) },
-            "cache": { "status": up(cache), "backend": state.cache.backend_name() },
+            "cache": { "status": cache_status, "backend": state.cache.backend_name() },
             "objectStore": { "status": up(object_store), "backend": state.storage.backend_name() },
         }
     });
-    let status = if ready {
+    let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(body))
+    (code, Json(body))
 }

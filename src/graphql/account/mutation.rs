@@ -91,7 +91,7 @@ impl AccountMutation {
         match user {
             Some(user) if ok => sign_in(state, user).await,
             _ => {
-                login_limits::record_failure(&state.cache, &state.config, &email, addr).await?;
+                login_limits::record_failure(&state.cache, &state.config, &email, addr).await;
                 Err(AppError::Unauthenticated(WRONG_CREDENTIALS.into()))
             }
         }
@@ -129,7 +129,7 @@ impl AccountMutation {
             }
             Rotation::Reused { session_id } => {
                 tracing::warn!(%session_id, "refresh token reuse: session revoked");
-                auth::deny_access(&state.cache, None, &[session_id]).await?;
+                auth::deny_access(&state.cache, None, &[session_id]).await;
                 Err(AppError::Unauthenticated(
                     "this refresh token was already used, so its session has been ended for safety: sign in again".into(),
                 ))
@@ -166,7 +166,7 @@ impl AccountMutation {
             vec![target]
         };
         let jti = ended.contains(&current).then_some(jti);
-        auth::deny_access(&state.cache, jti, &ended).await?;
+        auth::deny_access(&state.cache, jti, &ended).await;
         Ok(true)
     }
 
@@ -188,7 +188,7 @@ impl AccountMutation {
         login_limits::check(&state.cache, &state.config, &user.email, addr).await?;
         let stored = db::users::password_hash(&state.db, p.user_id).await?;
         if !password::verify(SecretString::from(input.current_password), stored).await? {
-            login_limits::record_failure(&state.cache, &state.config, &user.email, addr).await?;
+            login_limits::record_failure(&state.cache, &state.config, &user.email, addr).await;
             return Err(AppError::validation(
                 "currentPassword",
                 "the current password is wrong",
@@ -197,7 +197,7 @@ impl AccountMutation {
         let hash = password::hash(new_pw).await?;
         db::users::set_password_hash(&state.db, p.user_id, &hash).await?;
         let ended = db::sessions::revoke_all(&state.db, p.user_id, Some(current)).await?;
-        auth::deny_access(&state.cache, None, &ended).await?;
+        auth::deny_access(&state.cache, None, &ended).await;
         Ok(true)
     }
 
@@ -289,7 +289,7 @@ impl AccountMutation {
                 .ok_or_else(|| AppError::not_found("user"))?;
             if disabled {
                 let ended = db::sessions::revoke_all(&state.db, id, None).await?;
-                auth::deny_access(&state.cache, None, &ended).await?;
+                auth::deny_access(&state.cache, None, &ended).await;
             }
         }
         Ok(User(user))
