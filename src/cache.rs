@@ -243,6 +243,7 @@ impl Redis {
     /// "use the fallback".
     async fn guarded<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
         if !self.breaker.allows() {
+            crate::metrics::COUNTERS.cache_fallback();
             return None;
         }
         match tokio::time::timeout(CALL_BUDGET, call).await {
@@ -251,12 +252,14 @@ impl Redis {
                 Some(value)
             }
             Ok(Err(err)) => {
+                crate::metrics::COUNTERS.cache_fallback();
                 if self.breaker.failed() {
                     tracing::warn!(error = %err, "redis failed: using in-process fallbacks");
                 }
                 None
             }
             Err(_) => {
+                crate::metrics::COUNTERS.cache_fallback();
                 if self.breaker.failed() {
                     tracing::warn!("redis did not answer in time: using in-process fallbacks");
                 }

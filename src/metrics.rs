@@ -30,12 +30,16 @@ pub struct Counters {
     responses: [AtomicU64; STATUSES.len()],
     errors: [AtomicU64; CODES.len()],
     login_failures: AtomicU64,
+    hashing_refused: AtomicU64,
+    cache_fallbacks: AtomicU64,
 }
 
 pub static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
     responses: Default::default(),
     errors: Default::default(),
     login_failures: AtomicU64::new(0),
+    hashing_refused: AtomicU64::new(0),
+    cache_fallbacks: AtomicU64::new(0),
 });
 
 impl Counters {
@@ -57,6 +61,16 @@ impl Counters {
 
     pub fn login_failure(&self) {
         self.login_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A sign-in or password change refused because the hashing queue was full.
+    pub fn hashing_refused(&self) {
+        self.hashing_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A cache call served by the in-process fallback because Redis failed or was bypassed.
+    pub fn cache_fallback(&self) {
+        self.cache_fallbacks.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -94,6 +108,26 @@ pub async fn serve(State(state): State<AppState>) -> impl IntoResponse {
         out,
         "maestro_login_failures_total {}",
         c.login_failures.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP maestro_password_hashing_refused_total Sign-ins refused because the hashing queue was full."
+    );
+    let _ = writeln!(out, "# TYPE maestro_password_hashing_refused_total counter");
+    let _ = writeln!(
+        out,
+        "maestro_password_hashing_refused_total {}",
+        c.hashing_refused.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP maestro_cache_fallbacks_total Cache calls served in-process because Redis failed or its breaker was open."
+    );
+    let _ = writeln!(out, "# TYPE maestro_cache_fallbacks_total counter");
+    let _ = writeln!(
+        out,
+        "maestro_cache_fallbacks_total {}",
+        c.cache_fallbacks.load(Ordering::Relaxed)
     );
     let _ = writeln!(
         out,

@@ -1,5 +1,6 @@
 //! Authentication: who the caller is, decided once at the HTTP edge.
 
+pub mod hasher;
 pub mod jwt;
 pub mod login_limits;
 pub mod password;

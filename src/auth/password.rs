@@ -1,11 +1,12 @@
-//! Password hashing with argon2id (OWASP parameters), always off the async runtime.
+//! Password hashing with argon2id (OWASP parameters), always on the hashing pool
+//! (`hasher`), never on the async runtime.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
 
+use crate::auth::hasher;
 use crate::error::{AppError, AppResult};
 
 /// Shortest password accepted, in characters.
@@ -18,13 +19,6 @@ fn argon2() -> Argon2<'static> {
     let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
-
-/// Bounds concurrent hashes so a login storm queues instead of exhausting memory and
-/// starving the blocking pool; the async runtime itself never runs a hash.
-static HASHING_SLOTS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    Arc::new(Semaphore::new(cores * 2))
-});
 
 /// A hash of a password nobody has, verified when the account does not exist so that an
 /// unknown email costs the same time as a wrong password.
@@ -53,20 +47,9 @@ pub fn validate_new_password(field: &str, password: &SecretString) -> AppResult<
     Ok(())
 }
 
-async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-    let _permit = HASHING_SLOTS
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| AppError::from(anyhow::Error::from(e)))?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::from(anyhow::Error::from(e)))
-}
-
 /// Hashes a new password into a PHC string.
 pub async fn hash(password: SecretString) -> AppResult<String> {
-    off_runtime(move || {
+    hasher::run(move || {
         argon2()
             .hash_password(password.expose_secret().as_bytes())
             .map(|h| h.to_string())
@@ -78,7 +61,7 @@ pub async fn hash(password: SecretString) -> AppResult<String> {
 /// Verifies a password against a stored PHC string, or against the dummy hash when there
 /// is none, so both cases take the same time. Returns whether it matched.
 pub async fn verify(password: SecretString, stored: Option<String>) -> AppResult<bool> {
-    off_runtime(move || {
+    hasher::run(move || {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.clone());
         let ok = argon2()

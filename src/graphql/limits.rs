@@ -2,8 +2,15 @@
 
 /// Largest request body, in bytes (HTTP 413 beyond).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Deepest selection nesting.
+/// Deepest nesting of fields (the root fields are depth 1).
 pub const MAX_DEPTH: usize = 12;
+/// Deepest nesting of fields under `__schema` and `__type`: introspection has a fixed
+/// shape, but the standard queries of graphql-js and GraphiQL nest `ofType` past
+/// `MAX_DEPTH`.
+pub const MAX_INTROSPECTION_DEPTH: usize = 24;
+/// Most fields, fragment spreads and inline fragments in a document, counting each
+/// fragment at every place it is spread.
+pub const MAX_SELECTIONS: usize = 5_000;
 /// Highest query complexity (each field counts 1; connection fields multiply their
 /// selection by the page size asked for).
 pub const MAX_COMPLEXITY: usize = 250_000;

@@ -36,7 +36,6 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder(production: bool) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_directives(limits::MAX_DIRECTIVES)
         .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)

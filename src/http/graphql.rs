@@ -21,7 +21,7 @@ use crate::graphql::AppSchema;
 use crate::graphql::context::ClientAddr;
 use crate::graphql::limits::{MAX_BODY_BYTES, MAX_NESTING};
 use crate::graphql::loaders;
-use crate::graphql::nesting;
+use crate::graphql::{admission, nesting};
 use crate::http::client_addr;
 use crate::metrics::COUNTERS;
 use crate::state::AppState;
@@ -151,7 +151,7 @@ pub async fn post(
             ),
         );
     }
-    let request = match parse_post_body(&bytes) {
+    let mut request = match parse_post_body(&bytes) {
         Ok(r) => r,
         Err(message) => {
             return request_error(
@@ -162,17 +162,10 @@ pub async fn post(
             );
         }
     };
-    if let Err(err) = check_nesting(&request) {
+    if let Err(err) = admission::admit(&mut request) {
         return input_error(StatusCode::BAD_REQUEST, media, &err);
     }
     execute(gql, peer, &headers, request, media).await
-}
-
-/// Refuses a request whose query text or variables nest deeper than the parser and the
-/// executor may safely recurse, before either of them runs.
-fn check_nesting(request: &async_graphql::Request) -> Result<(), AppError> {
-    nesting::check_text("query", &request.query)?;
-    nesting::check_variables(&request.variables)
 }
 
 /// Reads `{query, operationName?, variables?, extensions?}`, checking each member's type.
@@ -230,7 +223,7 @@ pub async fn get(
     if raw.is_empty() && wants_html {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
-    let request = match async_graphql::http::parse_query_string(&raw) {
+    let mut request = match async_graphql::http::parse_query_string(&raw) {
         Ok(r) => r,
         Err(e) => {
             return request_error(
@@ -243,10 +236,10 @@ pub async fn get(
             );
         }
     };
-    if let Err(err) = check_nesting(&request) {
+    if let Err(err) = admission::admit(&mut request) {
         return input_error(StatusCode::BAD_REQUEST, media, &err);
     }
-    if selects_mutation(&request) {
+    if selects_mutation(&mut request) {
         let mut response = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
@@ -262,13 +255,14 @@ pub async fn get(
 }
 
 /// Whether the operation a GET would run is a mutation (or subscription).
-fn selects_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+fn selects_mutation(request: &mut async_graphql::Request) -> bool {
+    let wanted = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
         return false; // the executor reports the syntax error
     };
     doc.operations
         .iter()
-        .filter(|(name, _)| match (&request.operation_name, name) {
+        .filter(|(name, _)| match (&wanted, name) {
             (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
             (Some(_), None) => false,
             (None, _) => true,
