@@ -76,32 +76,56 @@ impl AppError {
 /// Seconds a client is told to wait before retrying a SERVICE_UNAVAILABLE answer.
 pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 2;
 
+/// The message of a database error that lost its connection (the server restarted, the
+/// network dropped): the HTTP edge runs a read that failed this way once more, on a fresh
+/// connection.
+pub const DATABASE_CONNECTION_LOST: &str = "the connection to the database was lost; retry shortly";
+
+/// What a database error says about the database itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseFault {
+    /// The connection broke under the statement: retrying on a new one may work at once.
+    ConnectionLost,
+    /// No connection could be had (down, starting, or every connection busy).
+    Unavailable,
+}
+
 /// Whether a database error means the database (or the way to it) is down, rather than
-/// that the statement was wrong: the caller may retry the same request later.
-pub fn is_database_outage(err: &sqlx::Error) -> bool {
+/// that the statement was wrong.
+pub fn database_fault(err: &sqlx::Error) -> Option<DatabaseFault> {
     match err {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
+        sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => true,
+        | sqlx::Error::WorkerCrashed => Some(DatabaseFault::ConnectionLost),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => Some(DatabaseFault::Unavailable),
         // 08: connection exception; 57P01-57P03: the server is shutting down, crashed or
         // starting; 53300: too many connections.
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
-        }),
-        _ => false,
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some(c) if c.starts_with("08") || matches!(c, "57P01" | "57P02") => {
+                Some(DatabaseFault::ConnectionLost)
+            }
+            Some("57P03" | "53300") => Some(DatabaseFault::Unavailable),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
-        if is_database_outage(&err) {
-            tracing::error!(error = %err, "database unavailable");
-            return AppError::Unavailable("the database is unavailable; retry shortly".into());
+        match database_fault(&err) {
+            Some(fault) => {
+                tracing::error!(error = %err, ?fault, "database unavailable");
+                AppError::Unavailable(match fault {
+                    DatabaseFault::ConnectionLost => DATABASE_CONNECTION_LOST.into(),
+                    DatabaseFault::Unavailable => {
+                        "the database is unavailable or busy; retry shortly".into()
+                    }
+                })
+            }
+            None => anyhow::Error::from(err).into(),
         }
-        anyhow::Error::from(err).into()
     }
 }
 

@@ -13,6 +13,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::{password, secrets};
 use crate::cache::Cache;
 use crate::config::{Config, MIN_JWT_SECRET_BYTES};
+use crate::db::health::DbHealth;
 use crate::state::AppState;
 use crate::storage::local::LocalStore;
 use crate::storage::s3::{S3Settings, S3Store};
@@ -63,6 +64,7 @@ pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState>
     Ok(AppState {
         config: Arc::new(config),
         db: pool,
+        db_health: DbHealth::default(),
         cache,
         jwt: Arc::new(jwt),
         storage,
@@ -149,6 +151,10 @@ impl Application {
             self.state.storage.clone(),
             Duration::from_secs(self.state.config.janitor_interval_secs),
         );
+        let db_watch = self
+            .state
+            .db_health
+            .watch(&self.state.config.database_url)?;
         let schema = graphql::build_schema(self.state.clone());
         let app = http::router(self.state, schema);
         tracing::info!(port = self.port, "serving");
@@ -159,6 +165,7 @@ impl Application {
         .with_graceful_shutdown(stop)
         .await;
         janitor.abort();
+        db_watch.abort();
         served?;
         tracing::info!("stopped");
         Ok(())

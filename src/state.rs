@@ -7,12 +7,15 @@ use sqlx::PgPool;
 use crate::auth::jwt::JwtKeys;
 use crate::cache::Cache;
 use crate::config::Config;
+use crate::db::health::DbHealth;
 use crate::storage::Storage;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: PgPool,
+    /// Whether the database answers, kept by a watcher task.
+    pub db_health: DbHealth,
     pub cache: Cache,
     pub jwt: Arc<JwtKeys>,
     pub storage: Storage,

@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::auth::principal::Principal;
 use crate::auth::{self, AuthFailure};
-use crate::error::{AppError, code};
+use crate::error::{self, AppError, code};
 use crate::graphql::AppSchema;
 use crate::graphql::context::ClientAddr;
 use crate::graphql::limits::{MAX_BODY_BYTES, MAX_NESTING};
@@ -270,6 +271,44 @@ fn selects_mutation(request: &mut async_graphql::Request) -> bool {
         .any(|(_, op)| op.node.ty != OperationType::Query)
 }
 
+/// Whether the request runs only queries (so running it twice changes nothing).
+fn is_read(request: &mut async_graphql::Request) -> bool {
+    request.parsed_query().is_ok() && !selects_mutation(request)
+}
+
+/// What a read needs to be run again.
+struct Replay {
+    query: String,
+    operation_name: Option<String>,
+    variables: async_graphql::Variables,
+}
+
+impl Replay {
+    fn of(request: &async_graphql::Request) -> Self {
+        Replay {
+            query: request.query.clone(),
+            operation_name: request.operation_name.clone(),
+            variables: request.variables.clone(),
+        }
+    }
+
+    fn request(self) -> async_graphql::Request {
+        let request = async_graphql::Request::new(self.query).variables(self.variables);
+        match self.operation_name {
+            Some(name) => request.operation_name(name),
+            None => request,
+        }
+    }
+}
+
+/// Whether an error of the response says the database connection broke under it.
+fn lost_database_connection(response: &async_graphql::Response) -> bool {
+    response
+        .errors
+        .iter()
+        .any(|e| e.message == error::DATABASE_CONNECTION_LOST)
+}
+
 /// Authenticates the caller, runs the operation and shapes the answer.
 async fn execute(
     gql: GraphqlState,
@@ -286,46 +325,91 @@ async fn execute(
     );
     async move {
         let app = &gql.app;
-        let addr = client_addr::resolve(peer.ip(), headers, &app.config.trusted_proxies);
-        request = request.data(ClientAddr(addr));
-        let mut viewer = None;
-        match bearer_token(headers) {
-            Ok(None) => {}
+        if app.db_health.is_down() {
+            return unavailable(media, "the database is unavailable; retry shortly");
+        }
+        let addr = ClientAddr(client_addr::resolve(
+            peer.ip(),
+            headers,
+            &app.config.trusted_proxies,
+        ));
+        let principal = match bearer_token(headers) {
+            Ok(None) => None,
             Ok(Some(token)) => match auth::authenticate(app, token).await {
-                Ok(principal) => {
-                    viewer = Some(principal.user_id);
-                    request = request.data(principal);
-                }
+                Ok(principal) => Some(principal),
                 Err(AuthFailure::InvalidToken(reason)) => {
                     tracing::info!(%reason, "refused bearer token");
                     return invalid_token(media);
                 }
                 Err(AuthFailure::Unavailable(_)) => {
-                    return request_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
+                    return unavailable(
                         media,
-                        code::SERVICE_UNAVAILABLE,
                         "a service needed to check your token is unavailable; retry shortly",
                     );
                 }
             },
             Err(()) => return invalid_token(media),
-        }
-        request = request.data(loaders::for_request(app.db.clone(), viewer));
-        let response = if app.config.count_sql {
-            let counter = Arc::new(AtomicU64::new(0));
-            let response = SQL_STATEMENTS
-                .scope(counter.clone(), gql.schema.execute(request))
-                .await;
-            let n = counter.load(Ordering::Relaxed);
-            response.extension("sqlStatements", async_graphql::Value::from(n))
-        } else {
-            gql.schema.execute(request).await
         };
+        let replay = is_read(&mut request).then(|| Replay::of(&request));
+        let mut response = run(&gql, request, addr, principal.clone()).await;
+        if let Some(replay) = replay
+            && lost_database_connection(&response)
+        {
+            tracing::warn!("a read lost its database connection: running it once more");
+            response = run(&gql, replay.request(), addr, principal).await;
+        }
         shape(response, media, request_id)
     }
     .instrument(span)
     .await
+}
+
+/// Attaches the caller and per-request loaders, and runs the operation.
+async fn run(
+    gql: &GraphqlState,
+    request: async_graphql::Request,
+    addr: ClientAddr,
+    principal: Option<Principal>,
+) -> async_graphql::Response {
+    let app = &gql.app;
+    let viewer = principal.as_ref().map(|p| p.user_id);
+    let mut request = request
+        .data(addr)
+        .data(loaders::for_request(app.db.clone(), viewer));
+    if let Some(principal) = principal {
+        request = request.data(principal);
+    }
+    if app.config.count_sql {
+        let counter = Arc::new(AtomicU64::new(0));
+        let response = SQL_STATEMENTS
+            .scope(counter.clone(), gql.schema.execute(request))
+            .await;
+        let n = counter.load(Ordering::Relaxed);
+        response.extension("sqlStatements", async_graphql::Value::from(n))
+    } else {
+        gql.schema.execute(request).await
+    }
+}
+
+/// A 503 that tells the client when to come back.
+fn unavailable(media: &'static str, message: &str) -> Response {
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    let retry_after = error::RETRY_AFTER_UNAVAILABLE_SECS;
+    let body = json!({ "errors": [{
+        "message": message,
+        "extensions": { "code": code::SERVICE_UNAVAILABLE, "retryAfter": retry_after },
+    }] });
+    COUNTERS.response(status.as_u16());
+    COUNTERS.error(code::SERVICE_UNAVAILABLE);
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, media.to_string()),
+            (header::RETRY_AFTER, retry_after.to_string()),
+        ],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// The token of an `Authorization: Bearer` header; `Err` when the header is malformed.

@@ -23,6 +23,9 @@ pub async fn healthz() -> &'static str {
 /// as `degraded` and the instance stays ready.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let database = async {
+        if state.db_health.is_down() {
+            return false;
+        }
         let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db);
         matches!(tokio::time::timeout(CHECK_BUDGET, ping).await, Ok(Ok(1)))
     };

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod processes;
+
 use std::net::{IpAddr, SocketAddr};
 
 use maestro::config::{Config, Environment};
