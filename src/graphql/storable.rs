@@ -5,34 +5,40 @@
 //! Rust strings are valid UTF-8 already; the one character PostgreSQL's `text` and `jsonb`
 //! refuse is NUL (U+0000).
 
+use std::collections::HashMap;
+
 use async_graphql::parser::types::{Directive, ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Name, Positioned, Variables};
 use async_graphql_value::{ConstValue, Value};
 
 use crate::error::AppError;
 
-/// Refuses a document whose arguments or variables hold a string PostgreSQL cannot store,
-/// naming the argument or input field that holds it.
+/// Refuses a document whose arguments (literal or through variables) hold a string
+/// PostgreSQL cannot store, naming the argument or input field that holds it.
 pub fn check(doc: &ExecutableDocument, variables: &Variables) -> Result<(), AppError> {
-    for (name, value) in variables.iter() {
-        if let Some(field) = in_const(name, value) {
-            return Err(refuse(field));
-        }
-    }
     for (_, op) in doc.operations.iter() {
-        for var in &op.node.variable_definitions {
-            if let Some(default) = &var.node.default_value
-                && let Some(field) = in_const(&var.node.name.node, &default.node)
-            {
-                return Err(refuse(field));
-            }
+        // A variable's value is what the request gives, else its default.
+        let mut values: HashMap<&str, &ConstValue> = op
+            .node
+            .variable_definitions
+            .iter()
+            .filter_map(|v| {
+                Some((
+                    v.node.name.node.as_str(),
+                    &v.node.default_value.as_ref()?.node,
+                ))
+            })
+            .collect();
+        for (name, value) in variables.iter() {
+            values.insert(name.as_str(), value);
         }
-        in_directives(&op.node.directives)?;
-        in_selection_set(&op.node.selection_set.node)?;
-    }
-    for fragment in doc.fragments.values() {
-        in_directives(&fragment.node.directives)?;
-        in_selection_set(&fragment.node.selection_set.node)?;
+        let scan = Scan { variables: &values };
+        scan.directives(&op.node.directives)?;
+        scan.selection_set(&op.node.selection_set.node)?;
+        for fragment in doc.fragments.values() {
+            scan.directives(&fragment.node.directives)?;
+            scan.selection_set(&fragment.node.selection_set.node)?;
+        }
     }
     Ok(())
 }
@@ -44,49 +50,66 @@ fn refuse(field: &str) -> AppError {
     )
 }
 
-fn in_selection_set(set: &SelectionSet) -> Result<(), AppError> {
-    for item in &set.items {
-        match &item.node {
-            Selection::Field(f) => {
-                in_arguments(&f.node.arguments)?;
-                in_directives(&f.node.directives)?;
-                in_selection_set(&f.node.selection_set.node)?;
+struct Scan<'a> {
+    variables: &'a HashMap<&'a str, &'a ConstValue>,
+}
+
+impl Scan<'_> {
+    fn selection_set(&self, set: &SelectionSet) -> Result<(), AppError> {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    self.arguments(&f.node.arguments)?;
+                    self.directives(&f.node.directives)?;
+                    self.selection_set(&f.node.selection_set.node)?;
+                }
+                Selection::InlineFragment(frag) => {
+                    self.directives(&frag.node.directives)?;
+                    self.selection_set(&frag.node.selection_set.node)?;
+                }
+                Selection::FragmentSpread(spread) => self.directives(&spread.node.directives)?,
             }
-            Selection::InlineFragment(frag) => {
-                in_directives(&frag.node.directives)?;
-                in_selection_set(&frag.node.selection_set.node)?;
+        }
+        Ok(())
+    }
+
+    fn directives(&self, directives: &[Positioned<Directive>]) -> Result<(), AppError> {
+        for d in directives {
+            self.arguments(&d.node.arguments)?;
+        }
+        Ok(())
+    }
+
+    fn arguments(
+        &self,
+        arguments: &[(Positioned<Name>, Positioned<Value>)],
+    ) -> Result<(), AppError> {
+        for (name, value) in arguments {
+            if let Some(field) = self.value(&name.node, &value.node) {
+                return Err(refuse(field));
             }
-            Selection::FragmentSpread(spread) => in_directives(&spread.node.directives)?,
         }
+        Ok(())
     }
-    Ok(())
-}
 
-fn in_directives(directives: &[Positioned<Directive>]) -> Result<(), AppError> {
-    for d in directives {
-        in_arguments(&d.node.arguments)?;
-    }
-    Ok(())
-}
-
-fn in_arguments(arguments: &[(Positioned<Name>, Positioned<Value>)]) -> Result<(), AppError> {
-    for (name, value) in arguments {
-        if let Some(field) = in_value(&name.node, &value.node) {
-            return Err(refuse(field));
+    /// The name of the innermost argument or input field whose string holds a NUL.
+    fn value<'v>(&self, field: &'v str, value: &'v Value) -> Option<&'v str>
+    where
+        Self: 'v,
+    {
+        match value {
+            Value::String(s) if s.contains('\0') => Some(field),
+            Value::Variable(name) => {
+                let value = self.variables.get(name.as_str())?;
+                in_const(field, value)
+            }
+            Value::List(items) => items.iter().find_map(|v| self.value(field, v)),
+            Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+                self.value(k.as_str(), v)
+                    .or(k.contains('\0').then_some(field))
+            }),
+            _ => None,
         }
-    }
-    Ok(())
-}
-
-/// The name of the innermost argument or input field whose string holds a NUL.
-fn in_value<'a>(field: &'a str, value: &'a Value) -> Option<&'a str> {
-    match value {
-        Value::String(s) if s.contains('\0') => Some(field),
-        Value::List(items) => items.iter().find_map(|v| in_value(field, v)),
-        Value::Object(fields) => fields
-            .iter()
-            .find_map(|(k, v)| in_value(k.as_str(), v).or(k.contains('\0').then_some(field))),
-        _ => None,
     }
 }
 
@@ -127,8 +150,17 @@ mod tests {
             Some("d")
         );
         assert_eq!(
-            field_at_fault(r#"{ ...F } fragment F on Q { a(y: "\u0000") }"#, none).as_deref(),
+            field_at_fault(
+                r#"{ ...F } fragment F on Q { a(y: "\u0000") }"#,
+                none.clone()
+            )
+            .as_deref(),
             Some("y")
+        );
+        assert_eq!(
+            field_at_fault(r#"query($s: String = "\u0000") { a(z: $s) }"#, none).as_deref(),
+            Some("z"),
+            "a default value counts when the variable is not given"
         );
         assert_eq!(
             field_at_fault(
