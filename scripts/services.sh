@@ -51,6 +51,12 @@ ensure_redis() {
   return 1
 }
 
+ensure_python() {
+  if python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then return 0; fi
+  echo "installing Python (venv)…"
+  apt_install python3 python3-venv
+}
+
 ensure_node() {
   if command -v npm >/dev/null 2>&1; then return 0; fi
   echo "installing Node.js…"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: starts what is not running, then formatting, lints, the
-# graphql-http conformance audit against a live server, and every unit and integration
-# test against real PostgreSQL and Redis. `.ci/run` calls exactly this.
+# graphql-http conformance audit and schemathesis against a live server, and every unit
+# and integration test against real PostgreSQL and Redis. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -9,6 +9,7 @@ source scripts/services.sh
 ensure_postgres
 ensure_redis
 ensure_node
+ensure_python
 
 export TEST_DATABASE_SERVER="${TEST_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}"
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
@@ -25,6 +26,9 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== graphql-http conformance audit"
 cargo build --locked --bin maestro
 scripts/conformance.sh
+
+echo "== schemathesis (GraphQL fuzzing as a member, bounded examples)"
+scripts/schemathesis.sh
 
 echo "== tests"
 # Unit and integration tests (doc tests hold no tests here). The last line sums them up.

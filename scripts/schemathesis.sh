@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Starts a Maestro on a free port with its own database, signs up a member with a WRITE API
+# token, and lets schemathesis fuzz every query and mutation as that member, a bounded
+# number of examples per operation (SCHEMATHESIS_EXAMPLES, default 50; SCHEMATHESIS_SEED,
+# default 1, keeps runs repeatable). Fails on a 5xx, on an error outside the contract's
+# codes (conformance/schemathesis/hooks.py), on a response that breaks the schema, or on
+# an internal error in the server's log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
+venv="$target/schemathesis-venv"
+if [ ! -x "$venv/bin/st" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==4.32.5"
+fi
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+db_name="maestro_test_schemathesis_$$"
+server="${TEST_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}"
+log="$(mktemp)"
+DATABASE_URL="$server/$db_name" MAESTRO_LISTEN="127.0.0.1:$port" "$target/debug/maestro" serve >"$log" 2>&1 &
+pid=$!
+cleanup() {
+  kill $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+  psql "$server/postgres" -qc "DROP DATABASE IF EXISTS \"$db_name\"" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+up=""
+for _ in $(seq 1 120); do
+  if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then up=1; break; fi
+  sleep 0.5
+done
+if [ -z "$up" ]; then
+  echo "the server did not start; its log:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+url="http://127.0.0.1:$port/graphql"
+gql() { # token, JSON body → the field named by $3 from data
+  curl -fsS "$url" -H 'content-type: application/json' ${1:+-H "authorization: Bearer $1"} -d "$2" |
+    python3 -c "import json, sys; print(json.load(sys.stdin)['data']['$3']['$4'])"
+}
+# The first account is ADMIN; fuzz as the second, an ordinary member.
+gql "" '{"query":"mutation { register(input: {email: \"admin@fuzz.test\", password: \"correct horse battery\", name: \"Admin\"}) { accessToken } }"}' register accessToken >/dev/null
+access="$(gql "" '{"query":"mutation { register(input: {email: \"member@fuzz.test\", password: \"correct horse battery\", name: \"Member\"}) { accessToken } }"}' register accessToken)"
+token="$(gql "$access" '{"query":"mutation { createApiToken(input: {name: \"schemathesis\", scopes: [READ, WRITE]}) { token } }"}' createApiToken token)"
+
+status=0
+(cd conformance/schemathesis &&
+  SCHEMATHESIS_HOOKS=hooks "../../$venv/bin/st" run "$url" \
+    -H "Authorization: Bearer $token" \
+    --checks maestro_no_server_error,response_schema_conformance \
+    --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" --seed "${SCHEMATHESIS_SEED:-1}" \
+    --generation-database none --no-color --report-dir "$(mktemp -d)") || status=$?
+if grep -Eiq "internal error|panicked" "$log"; then
+  echo "the server logged internal errors:" >&2
+  grep -Ei -A3 "internal error|panicked" "$log" >&2
+  status=1
+fi
+exit $status
