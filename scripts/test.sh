@@ -34,7 +34,7 @@ echo "== tests"
 # Unit and integration tests (doc tests hold no tests here). The last line sums them up.
 out="$(mktemp)"
 set +e
-cargo test --locked --lib --tests 2>&1 | tee "$out"
+cargo test --locked --no-fail-fast --lib --tests 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 set -e
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

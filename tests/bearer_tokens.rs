@@ -66,14 +66,22 @@ async fn assert_invalid_token(app: &TestApp, token: &str, case: &str) {
 async fn a_well_formed_token_signed_by_us_is_accepted() {
     let app = TestApp::spawn().await;
     let session = app.register(&unique_email("ok")).await;
-    let token = sign(
+    // The session the server opened at registration, read from its own token.
+    let payload = session.access.split('.').nth(1).unwrap();
+    let real: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let ours = with(claims(&session.user_id), "sid", real["sid"].clone());
+    let token = sign(&ours, JWT_SECRET, Algorithm::HS256, "at+jwt");
+    let data = app.gql(Some(&token), ME, json!({})).await;
+    assert_eq!(data["me"]["id"], session.user_id.as_str());
+    // Signed with our key, but for a session that never existed.
+    let unknown_session = sign(
         &claims(&session.user_id),
         JWT_SECRET,
         Algorithm::HS256,
         "at+jwt",
     );
-    let data = app.gql(Some(&token), ME, json!({})).await;
-    assert_eq!(data["me"]["id"], session.user_id.as_str());
+    let (status, _) = app.gql_raw(Some(&unknown_session), ME, json!({})).await;
+    assert_eq!(status, 401);
 }
 
 #[tokio::test]
