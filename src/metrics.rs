@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use axum::extract::State;
 use axum::http::header;
@@ -32,6 +32,8 @@ pub struct Counters {
     login_failures: AtomicU64,
     hashing_refused: AtomicU64,
     cache_fallbacks: AtomicU64,
+    ws_connections: AtomicI64,
+    subscriptions: AtomicI64,
 }
 
 pub static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
@@ -40,6 +42,8 @@ pub static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
     login_failures: AtomicU64::new(0),
     hashing_refused: AtomicU64::new(0),
     cache_fallbacks: AtomicU64::new(0),
+    ws_connections: AtomicI64::new(0),
+    subscriptions: AtomicI64::new(0),
 });
 
 impl Counters {
@@ -66,6 +70,16 @@ impl Counters {
     /// A sign-in or password change refused because the hashing queue was full.
     pub fn hashing_refused(&self) {
         self.hashing_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A WebSocket connection opened (+1) or closed (-1).
+    pub fn ws_connection(&self, delta: i64) {
+        self.ws_connections.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// A subscription started (+1) or ended (-1).
+    pub fn subscription(&self, delta: i64) {
+        self.subscriptions.fetch_add(delta, Ordering::Relaxed);
     }
 
     /// A cache call served by the in-process fallback because Redis failed or was bypassed.
@@ -128,6 +142,26 @@ pub async fn serve(State(state): State<AppState>) -> impl IntoResponse {
         out,
         "maestro_cache_fallbacks_total {}",
         c.cache_fallbacks.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP maestro_ws_connections Open GraphQL WebSocket connections."
+    );
+    let _ = writeln!(out, "# TYPE maestro_ws_connections gauge");
+    let _ = writeln!(
+        out,
+        "maestro_ws_connections {}",
+        c.ws_connections.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP maestro_subscriptions Running GraphQL subscriptions."
+    );
+    let _ = writeln!(out, "# TYPE maestro_subscriptions gauge");
+    let _ = writeln!(
+        out,
+        "maestro_subscriptions {}",
+        c.subscriptions.load(Ordering::Relaxed)
     );
     let _ = writeln!(
         out,

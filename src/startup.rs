@@ -14,6 +14,7 @@ use crate::auth::{password, secrets};
 use crate::cache::Cache;
 use crate::config::{Config, MIN_JWT_SECRET_BYTES};
 use crate::db::health::DbHealth;
+use crate::events::Events;
 use crate::state::AppState;
 use crate::storage::local::LocalStore;
 use crate::storage::s3::{S3Settings, S3Store};
@@ -39,6 +40,7 @@ pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState>
     .await?;
     db::migrate(&pool).await?;
     let cache = Cache::connect(config.redis_url.as_deref(), &config.redis_prefix)?;
+    let events = Events::connect(config.redis_url.as_deref(), &config.redis_prefix)?;
     let secret: Vec<u8> = match &config.jwt_secret {
         Some(secret) => {
             if secret.expose_secret().len() < MIN_JWT_SECRET_BYTES {
@@ -66,6 +68,7 @@ pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState>
         db: pool,
         db_health: DbHealth::default(),
         cache,
+        events,
         jwt: Arc::new(jwt),
         storage,
     })

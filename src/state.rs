@@ -8,6 +8,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::health::DbHealth;
+use crate::events::Events;
 use crate::storage::Storage;
 
 #[derive(Clone)]
@@ -17,6 +18,8 @@ pub struct AppState {
     /// Whether the database answers, kept by a watcher task.
     pub db_health: DbHealth,
     pub cache: Cache,
+    /// Live events for subscriptions, across processes through Redis when configured.
+    pub events: Events,
     pub jwt: Arc<JwtKeys>,
     pub storage: Storage,
 }

@@ -79,7 +79,7 @@ pub struct PointRow {
 }
 
 /// One metric point to log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewPoint {
     pub key: String,
     pub value: f64,

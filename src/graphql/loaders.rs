@@ -40,10 +40,27 @@ type Pending<V> = Shared<BoxFuture<'static, Result<Option<V>, AppError>>>;
 /// new batch, so the number of statements depends on the query's shape alone.
 pub struct RequestLoader {
     batches: Arc<DataLoader<Loaders>>,
-    pending: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
+    pending: PendingLoads,
+}
+
+type PendingLoads = Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send>>>>;
+
+/// Makes a long-lived request (a subscription) read fresh data for its next event
+/// instead of what it loaded for the last one.
+#[derive(Clone)]
+pub struct LoaderReset(PendingLoads);
+
+impl LoaderReset {
+    pub fn forget(&self) {
+        self.0.lock().expect("loader lock").clear();
+    }
 }
 
 impl RequestLoader {
+    pub fn reset_handle(&self) -> LoaderReset {
+        LoaderReset(Arc::clone(&self.pending))
+    }
+
     pub async fn load_one<K, V>(&self, key: K) -> Result<Option<V>, AppError>
     where
         Loaders: Loader<K, Value = V, Error = AppError>,
@@ -73,7 +90,7 @@ pub fn for_request(db: PgPool, viewer: Option<Uuid>) -> RequestLoader {
     let batches = DataLoader::new(Loaders { db, viewer }, spawn_counted).max_batch_size(MAX_BATCH);
     RequestLoader {
         batches: Arc::new(batches),
-        pending: Mutex::default(),
+        pending: PendingLoads::default(),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod experiment;
 pub mod gate;
 pub mod ids;
 pub mod limits;
+pub mod live;
 pub mod loaders;
 pub mod model;
 pub mod nesting;

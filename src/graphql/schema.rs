@@ -1,15 +1,19 @@
 //! The one place the schema is assembled, used by `serve`, `print-schema` and the tests.
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::graphql::account::{mutation::AccountMutation, query::AccountQuery};
 use crate::graphql::artifact::{mutation::ArtifactMutation, query::ArtifactQuery};
-use crate::graphql::experiment::{mutation::ExperimentMutation, query::ExperimentQuery};
+use crate::graphql::experiment::{
+    mutation::ExperimentMutation, query::ExperimentQuery, subscription::ExperimentSubscription,
+};
 use crate::graphql::gate::Gate;
 use crate::graphql::limits;
-use crate::graphql::model::{mutation::ModelMutation, query::ModelQuery};
+use crate::graphql::model::{
+    mutation::ModelMutation, query::ModelQuery, subscription::ModelSubscription,
+};
 use crate::graphql::project::{mutation::ProjectMutation, query::ProjectQuery};
-use crate::graphql::run::{mutation::RunMutation, query::RunQuery};
+use crate::graphql::run::{mutation::RunMutation, query::RunQuery, subscription::RunSubscription};
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
@@ -32,16 +36,23 @@ pub struct Mutation(
     ArtifactMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(RunSubscription, ExperimentSubscription, ModelSubscription);
 
-fn builder(production: bool) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_complexity(limits::MAX_COMPLEXITY)
-        .limit_directives(limits::MAX_DIRECTIVES)
-        .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
-        .extension(Gate {
-            open_introspection: !production,
-        });
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder(production: bool) -> SchemaBuilder<Query, Mutation, Subscription> {
+    let builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_complexity(limits::MAX_COMPLEXITY)
+    .limit_directives(limits::MAX_DIRECTIVES)
+    .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
+    .extension(Gate {
+        open_introspection: !production,
+    });
     if production {
         builder.disable_suggestions()
     } else {

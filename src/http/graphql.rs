@@ -35,6 +35,8 @@ const JSON: &str = "application/json";
 pub struct GraphqlState {
     pub app: AppState,
     pub schema: AppSchema,
+    /// Open WebSocket connections per user, for their limit.
+    pub ws_connections: Arc<crate::http::ws::ConnectionCounts>,
 }
 
 /// The media type to answer with, following `Accept`.
@@ -440,6 +442,31 @@ fn invalid_token(media: &'static str) -> Response {
     response
 }
 
+/// The JSON of an executed operation, every error with its `extensions.code` (parse and
+/// validation errors come from the engine without one) and internal errors with the
+/// request id. Used by HTTP and WebSocket alike.
+pub fn response_json(response: &async_graphql::Response, request_id: Uuid) -> Value {
+    let mut body = serde_json::to_value(response).unwrap_or_else(|_| json!({}));
+    if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
+        for error in errors {
+            let ext = error
+                .as_object_mut()
+                .map(|e| e.entry("extensions").or_insert_with(|| json!({})));
+            if let Some(Value::Object(ext)) = ext {
+                ext.entry("code")
+                    .or_insert_with(|| json!(code::BAD_USER_INPUT));
+                if let Some(c) = ext.get("code").and_then(Value::as_str) {
+                    COUNTERS.error(c);
+                }
+                if ext.get("code") == Some(&json!(code::INTERNAL_SERVER_ERROR)) {
+                    ext.insert("requestId".into(), json!(request_id.to_string()));
+                }
+            }
+        }
+    }
+    body
+}
+
 /// Status and body of an executed operation.
 fn shape(response: async_graphql::Response, media: &'static str, request_id: Uuid) -> Response {
     let has_errors = !response.errors.is_empty();
@@ -460,25 +487,7 @@ fn shape(response: async_graphql::Response, media: &'static str, request_id: Uui
             .iter()
             .any(|e| error_code(e).as_deref() == Some(code::UNAUTHENTICATED));
 
-    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
-    if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
-        for error in errors {
-            let ext = error
-                .as_object_mut()
-                .map(|e| e.entry("extensions").or_insert_with(|| json!({})));
-            if let Some(Value::Object(ext)) = ext {
-                // Parse and validation errors come from the engine without a code.
-                ext.entry("code")
-                    .or_insert_with(|| json!(code::BAD_USER_INPUT));
-                if let Some(c) = ext.get("code").and_then(Value::as_str) {
-                    COUNTERS.error(c);
-                }
-                if ext.get("code") == Some(&json!(code::INTERNAL_SERVER_ERROR)) {
-                    ext.insert("requestId".into(), json!(request_id.to_string()));
-                }
-            }
-        }
-    }
+    let mut body = response_json(&response, request_id);
     if request_failed && let Some(obj) = body.as_object_mut() {
         obj.remove("data");
     }

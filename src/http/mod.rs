@@ -4,6 +4,7 @@ pub mod client_addr;
 pub mod graphql;
 pub mod health;
 pub mod storage;
+pub mod ws;
 
 use axum::Router;
 use axum::routing::get;
@@ -15,6 +16,7 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
     let gql = graphql::GraphqlState {
         app: state.clone(),
         schema,
+        ws_connections: Default::default(),
     };
     let graphql_routes = Router::new()
         .route(
@@ -23,6 +25,7 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
                 .post(graphql::post)
                 .fallback(graphql::method_not_allowed),
         )
+        .route("/graphql/ws", get(ws::upgrade))
         .with_state(gql);
     let storage_routes = Router::new()
         .route("/storage/{*key}", get(storage::get).put(storage::put))

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod processes;
+pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -2,10 +2,13 @@
 
 use async_graphql::{Context, ID, Object};
 
+use uuid::Uuid;
+
 use crate::db;
 use crate::db::models::ModelStage;
 use crate::db::projects::ProjectRole;
 use crate::error::{AppError, AppResult};
+use crate::events::{Event, ModelChange, Topic};
 use crate::graphql::access::require;
 use crate::graphql::common::tag_map;
 use crate::graphql::context::{principal, state};
@@ -105,6 +108,14 @@ impl ModelMutation {
             principal(ctx)?.user_id,
         )
         .await?;
+        announce(
+            ctx,
+            row.model_id,
+            Some(row.id),
+            None,
+            ModelChange::VersionCreated,
+        )
+        .await;
         Ok(ModelVersion(row))
     }
 
@@ -121,6 +132,14 @@ impl ModelMutation {
         let row = db::models::set_stage(&state(ctx).db, version.0.id, stage, !archive_existing)
             .await?
             .ok_or_else(|| AppError::not_found("model version"))?;
+        announce(
+            ctx,
+            row.model_id,
+            Some(row.id),
+            None,
+            ModelChange::StageChanged,
+        )
+        .await;
         Ok(ModelVersion(row))
     }
 
@@ -156,6 +175,15 @@ impl ModelMutation {
             principal(ctx)?.user_id,
         )
         .await?;
+        let (model_id, version_id) = (model.0.id, Some(version.0.id));
+        announce(
+            ctx,
+            model_id,
+            version_id,
+            Some(alias),
+            ModelChange::AliasSet,
+        )
+        .await;
         Ok(version)
     }
 
@@ -172,8 +200,35 @@ impl ModelMutation {
         {
             return Err(AppError::not_found("alias"));
         }
+        announce(
+            ctx,
+            model.0.id,
+            None,
+            Some(alias),
+            ModelChange::AliasDeleted,
+        )
+        .await;
         Ok(true)
     }
+}
+
+/// Tells the model's subscribers, after the write committed.
+async fn announce(
+    ctx: &Context<'_>,
+    model_id: Uuid,
+    version_id: Option<Uuid>,
+    alias: Option<String>,
+    change: ModelChange,
+) {
+    let event = Event::Model {
+        version_id,
+        alias,
+        change,
+    };
+    state(ctx)
+        .events
+        .publish(Topic::Model(model_id), event)
+        .await;
 }
 
 /// Aliases: 1–64 characters of lower-case letters, digits, `_` and `-`, starting with a

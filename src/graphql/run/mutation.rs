@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::db::projects::ProjectRole;
-use crate::db::runs::NewPoint;
+use crate::db::runs::{NewPoint, RunRow};
 use crate::error::{AppError, AppResult};
+use crate::events::{Event, RunChange, Topic};
 use crate::graphql::access::require;
 use crate::graphql::common::{MAX_PAIRS_PER_CALL, TagInput, check_tags};
 use crate::graphql::context::{principal, state};
@@ -56,6 +57,7 @@ impl RunMutation {
             principal(ctx)?.user_id,
         )
         .await?;
+        announce(ctx, &row, RunChange::Created).await;
         Ok(Run(row))
     }
 
@@ -70,6 +72,7 @@ impl RunMutation {
         let row = db::runs::update(&state(ctx).db, run.0.id, name.as_deref(), input.status)
             .await?
             .ok_or_else(|| AppError::not_found("run"))?;
+        announce(ctx, &row, RunChange::Updated).await;
         Ok(Run(row))
     }
 
@@ -78,6 +81,9 @@ impl RunMutation {
         let run = editable(ctx, "id", &id).await?;
         let deleted = db::runs::delete(&state(ctx).db, run.0.id).await?;
         state(ctx).storage.wake.notify_one();
+        if deleted {
+            announce(ctx, &run.0, RunChange::Deleted).await;
+        }
         Ok(deleted)
     }
 
@@ -92,6 +98,7 @@ impl RunMutation {
         let run = editable(ctx, "runId", &run_id).await?;
         let params = check_params("params", &params)?;
         db::runs::log_params(&state(ctx).db, run.0.id, &params).await?;
+        announce(ctx, &run.0, RunChange::Updated).await;
         Ok(run)
     }
 
@@ -105,6 +112,7 @@ impl RunMutation {
         let run = editable(ctx, "runId", &run_id).await?;
         let tags = check_tags("tags", &tags)?;
         db::runs::set_tags(&state(ctx).db, run.0.id, &tags).await?;
+        announce(ctx, &run.0, RunChange::Updated).await;
         Ok(run)
     }
 
@@ -119,8 +127,32 @@ impl RunMutation {
         let run = editable(ctx, "runId", &run_id).await?;
         let points = check_metrics(&metrics)?;
         let n = db::runs::log_metrics(&state(ctx).db, run.0.id, &points).await?;
+        let event = Event::Metrics {
+            run_id: run.0.id,
+            points,
+        };
+        state(ctx).events.publish(Topic::Run(run.0.id), event).await;
         Ok(n as i32)
     }
+}
+
+/// Tells the run's and its experiment's subscribers, after the write committed.
+async fn announce(ctx: &Context<'_>, run: &RunRow, change: RunChange) {
+    let events = &state(ctx).events;
+    let run_event = Event::RunUpdated {
+        run_id: run.id,
+        deleted: change == RunChange::Deleted,
+    };
+    if change != RunChange::Created {
+        events.publish(Topic::Run(run.id), run_event).await;
+    }
+    let experiment_event = Event::ExperimentRun {
+        run_id: run.id,
+        change,
+    };
+    events
+        .publish(Topic::Experiment(run.experiment_id), experiment_event)
+        .await;
 }
 
 /// The run named by argument `field`, if the caller may see it (else NOT_FOUND) and
