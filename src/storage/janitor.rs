@@ -1,6 +1,7 @@
 //! The storage janitor: deletes the objects queued in `storage_deletions` (retrying with
 //! backoff while the store is down), expires abandoned PENDING uploads, and keeps the
-//! store's health current. Safe with several instances: rows are claimed before use.
+//! store's health current. Runs on one process at a time (an advisory lock), and claims
+//! rows before use besides.
 
 use std::time::Duration;
 
@@ -33,8 +34,36 @@ pub fn spawn(db: PgPool, storage: Storage, interval: Duration) -> tokio::task::J
     })
 }
 
-/// One pass: expire abandoned uploads, then delete what is queued.
-pub async fn pass(db: &PgPool, storage: &Storage) -> anyhow::Result<()> {
+/// Whether a pass ran, or another process held the janitor's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    Ran,
+    Skipped,
+}
+
+/// The advisory lock that makes the janitor run on one process at a time.
+const LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('maestro.storage_janitor'))";
+const UNLOCK: &str = "SELECT pg_advisory_unlock(hashtext('maestro.storage_janitor'))";
+
+/// One pass, unless another process is running one (the lock is held on one connection
+/// for the pass, and released by PostgreSQL if that connection dies).
+pub async fn pass(db: &PgPool, storage: &Storage) -> anyhow::Result<Pass> {
+    let mut conn = db.acquire().await?;
+    let locked: bool = sqlx::query_scalar(LOCK).fetch_one(&mut *conn).await?;
+    if !locked {
+        return Ok(Pass::Skipped);
+    }
+    let result = work(db, storage).await;
+    let _ = sqlx::query_scalar::<_, bool>(UNLOCK)
+        .fetch_one(&mut *conn)
+        .await;
+    result.map(|()| Pass::Ran)
+}
+
+/// Expires abandoned uploads, then deletes what is queued. Rows are claimed (SKIP LOCKED,
+/// next attempt pushed back) before use, so even without the lock no object is deleted
+/// twice at once.
+async fn work(db: &PgPool, storage: &Storage) -> anyhow::Result<()> {
     // Deleting the rows queues their objects (trigger), multipart uploads included.
     let expired =
         sqlx::query("DELETE FROM artifacts WHERE status = 'PENDING' AND upload_expires_at < now()")

@@ -89,6 +89,19 @@ impl TestApp {
         }
     }
 
+    /// A client for another server (a replica process) on `addr`, sharing this one's
+    /// database for assertions; it stops nothing when dropped.
+    pub fn pointed_at(&self, addr: SocketAddr) -> TestApp {
+        TestApp {
+            addr,
+            state: self.state.clone(),
+            client: reqwest::Client::new(),
+            database_url: self.database_url.clone(),
+            data_dir: std::env::temp_dir().join("maestro-test-none"),
+            stop: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

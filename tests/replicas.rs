@@ -1,0 +1,166 @@
+//! Two `maestro serve` processes on one PostgreSQL and one Redis behave as one server:
+//! tokens, revocation, login limits, live events and the storage janitor.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::processes::free_port;
+use common::ws::WsClient;
+use common::{JWT_SECRET, PASSWORD, TestApp, error_code, test_config, unique_email};
+use maestro::storage::janitor::{self, Pass};
+use serde_json::json;
+
+/// One server process of the binary under test.
+struct Replica {
+    app: TestApp,
+    child: Child,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a `maestro serve` process on `database_url` and the shared Redis `prefix`, and
+/// a client for it (the `TestApp` helpers, pointed at the process's port).
+async fn replica(client_app: &TestApp, database_url: &str, prefix: &str) -> Replica {
+    let port = free_port();
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let data_dir = std::env::temp_dir().join(format!("maestro-replica-{port}"));
+    let child = Command::new(env!("CARGO_BIN_EXE_maestro"))
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("REDIS_URL", redis)
+        .env("MAESTRO_REDIS_PREFIX", prefix)
+        .env("MAESTRO_LISTEN", format!("127.0.0.1:{port}"))
+        .env("MAESTRO_JWT_SECRET", JWT_SECRET)
+        .env("MAESTRO_DATA_DIR", &data_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the maestro binary starts");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Replica {
+        app: client_app.pointed_at(addr),
+        child,
+    }
+}
+
+/// Two replicas on a fresh database, sharing one Redis prefix.
+async fn two_replicas() -> (TestApp, Replica, Replica) {
+    // The in-process app creates and migrates the database; the replicas serve it.
+    let setup = TestApp::spawn().await;
+    let config = test_config();
+    let prefix = config.redis_prefix;
+    let a = replica(&setup, &setup.database_url, &prefix).await;
+    let b = replica(&setup, &setup.database_url, &prefix).await;
+    (setup, a, b)
+}
+
+#[tokio::test]
+async fn sessions_revocation_and_login_limits_hold_across_replicas() {
+    let (_setup, a, b) = two_replicas().await;
+    let email = unique_email("replicas");
+    let session = a.app.register(&email).await;
+    let me = "{ me { id } }";
+    // A token issued by one works on the other.
+    let data = b.app.gql(Some(&session.access), me, json!({})).await;
+    assert_eq!(data["me"]["id"], session.user_id.as_str());
+    // Logout on one is refused at once on the other.
+    a.app
+        .gql(Some(&session.access), "mutation { logout }", json!({}))
+        .await;
+    let (status, _) = b.app.gql_raw(Some(&session.access), me, json!({})).await;
+    assert_eq!(status, 401);
+    // Failed logins counted on both hit the one limit (10 per account).
+    for i in 0..10 {
+        let server = if i % 2 == 0 { &a.app } else { &b.app };
+        let (_, body) = server.login(&email, "wrong password!!").await;
+        assert_eq!(error_code(&body).as_deref(), Some("UNAUTHENTICATED"));
+    }
+    for server in [&a.app, &b.app] {
+        let (_, body) = server.login(&email, PASSWORD).await;
+        assert_eq!(error_code(&body).as_deref(), Some("RATE_LIMITED"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_on_one_replica_receives_writes_made_through_the_other() {
+    let (_setup, a, b) = two_replicas().await;
+    let (_, s) = a.app.user("fanout").await;
+    let project = a.app.create_project(&s.access, "p").await;
+    let experiment = a.app.create_experiment(&s.access, &project, "e").await;
+    let run = a.app.create_run(&s.access, &experiment, "r").await;
+    let mut ws = WsClient::connect(b.app.addr, &s.access).await;
+    ws.subscribe(
+        "m",
+        "subscription($r: ID!) { runMetrics(runId: $r) { points { key value } } }",
+        json!({ "r": run }),
+    )
+    .await;
+    ws.subscribe(
+        "t",
+        "subscription($e: ID!) { experimentRuns(experimentId: $e) { kind run { name } } }",
+        json!({ "e": experiment }),
+    )
+    .await;
+    // Let replica B subscribe to the Redis channels.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.app
+        .log_metrics(&s.access, &run, json!([{ "key": "loss", "value": 0.5 }]))
+        .await;
+    a.app.create_run(&s.access, &experiment, "second").await;
+    let metrics = ws.next_for("m").await;
+    assert_eq!(
+        metrics["payload"]["data"]["runMetrics"]["points"],
+        json!([{ "key": "loss", "value": 0.5 }])
+    );
+    let created = ws.next_for("t").await;
+    assert_eq!(
+        created["payload"]["data"]["experimentRuns"]["run"]["name"],
+        "second"
+    );
+}
+
+#[tokio::test]
+async fn the_storage_janitor_runs_on_one_process_at_a_time() {
+    let app = TestApp::spawn().await;
+    let state = app.state.clone();
+    assert_eq!(
+        janitor::pass(&state.db, &state.storage).await.unwrap(),
+        Pass::Ran
+    );
+    // Another process holding the janitor's lock: this one skips its pass.
+    let other = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let mut conn = other.acquire().await.unwrap();
+    let locked: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('maestro.storage_janitor'))")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    assert!(locked);
+    assert_eq!(
+        janitor::pass(&state.db, &state.storage).await.unwrap(),
+        Pass::Skipped
+    );
+    let _: bool =
+        sqlx::query_scalar("SELECT pg_advisory_unlock(hashtext('maestro.storage_janitor'))")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        janitor::pass(&state.db, &state.storage).await.unwrap(),
+        Pass::Ran
+    );
+}
