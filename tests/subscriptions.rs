@@ -361,3 +361,51 @@ async fn a_socket_that_never_sends_connection_init_is_closed_with_4408() {
     }
     assert!(started.elapsed() >= Duration::from_secs(9));
 }
+
+#[tokio::test]
+async fn a_disabled_account_and_an_expired_token_close_the_socket() {
+    use base64::Engine;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let app = TestApp::spawn().await;
+    let admin = app.register(&common::unique_email("admin")).await;
+    let (_, user) = app.user("to-disable").await;
+    let mut ws = WsClient::connect(app.addr, &user.access).await;
+    app.gql(
+        Some(&admin.access),
+        "mutation($id: ID!) { updateUser(id: $id, input: { disabled: true }) { id } }",
+        json!({ "id": user.user_id }),
+    )
+    .await;
+    assert_eq!(ws.closed().await.0, 4403);
+
+    // A valid token of a live session that expires in two seconds.
+    let (_, other) = app.user("expiring").await;
+    let payload = other.access.split('.').nth(1).unwrap();
+    let real: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = real.clone();
+    claims["exp"] = json!(now + 2);
+    let mut header = Header::new(Algorithm::HS256);
+    header.typ = Some("at+jwt".into());
+    let short = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(common::JWT_SECRET.as_bytes()),
+    )
+    .unwrap();
+    let mut ws = WsClient::connect(app.addr, &short).await;
+    let started = Instant::now();
+    let (code, reason) = ws.closed().await;
+    assert_eq!(code, 4403, "{reason}");
+    // Expiry (2 s) plus the token leeway (5 s) plus one check (2 s), with slack.
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -224,7 +224,11 @@ pub async fn get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if raw.is_empty() && wants_html {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        let page = GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish();
+        return Html(page).into_response();
     }
     let mut request = match async_graphql::http::parse_query_string(&raw) {
         Ok(r) => r,
