@@ -23,7 +23,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -334,18 +334,31 @@ async fn serve(gql: GraphqlState, addr: ClientAddr, mut socket: WebSocket) {
                     }
                 }
             }
-            Some(out) = outgoing.recv() => match out {
-                Outgoing::Send(message) => {
-                    if socket.send(message).await.is_err() {
-                        break None;
+            Some(out) = outgoing.recv() => {
+                // Write whatever else is ready too, then flush once: one event reaching
+                // twenty subscriptions of a socket is one write, not twenty.
+                let mut next = Some(out);
+                let mut failed = false;
+                while let Some(out) = next.take() {
+                    match out {
+                        Outgoing::Send(message) => {
+                            if socket.feed(message).await.is_err() {
+                                failed = true;
+                                break;
+                            }
+                        }
+                        Outgoing::Finished(id) => {
+                            if running.remove(&id).is_some() {
+                                COUNTERS.subscription(-1);
+                            }
+                        }
                     }
+                    next = outgoing.try_recv().ok();
                 }
-                Outgoing::Finished(id) => {
-                    if running.remove(&id).is_some() {
-                        COUNTERS.subscription(-1);
-                    }
+                if failed || socket.flush().await.is_err() {
+                    break None;
                 }
-            },
+            }
             _ = keepalive.tick() => {
                 if socket.send(text(json!({ "type": "ping" }))).await.is_err() {
                     break None;
