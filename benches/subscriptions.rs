@@ -107,6 +107,8 @@ async fn main() {
         .unwrap()
         .to_string();
 
+    // Let the setup's allocations (argon2's 19 MiB at registration) go back first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_before = pid.as_deref().and_then(rss_kib);
     let ws_url = base.replacen("http", "ws", 1) + "/graphql/ws";
     let acks: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();

@@ -10,6 +10,12 @@ use maestro::startup::{self, Application};
 use maestro::{auth, db, graphql, telemetry, validate};
 use secrecy::SecretString;
 
+// Serving GraphQL allocates many small, short-lived values (a profile of subscription
+// fan-out spent a quarter of its time in glibc's malloc and free); mimalloc is faster at
+// that and returns memory to the system more readily.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "maestro",
