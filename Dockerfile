@@ -4,6 +4,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY migrations migrations
+# Cargo.toml declares the benchmarks; cargo wants their files even to build the binary.
+COPY benches benches
 RUN cargo build --release --locked --bin maestro
 
 FROM debian:bookworm-slim
