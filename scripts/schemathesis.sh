@@ -8,34 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
-venv="$target/schemathesis-venv"
+mkdir -p "$target"
+venv="$(cd "$target" && pwd)/schemathesis-venv"
 if [ ! -x "$venv/bin/st" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==4.32.5"
 fi
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-db_name="maestro_test_schemathesis_$$"
-server="${TEST_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}"
-log="$(mktemp)"
-DATABASE_URL="$server/$db_name" MAESTRO_LISTEN="127.0.0.1:$port" "$target/debug/maestro" serve >"$log" 2>&1 &
-pid=$!
-cleanup() {
-  kill $pid 2>/dev/null || true
-  wait $pid 2>/dev/null || true
-  psql "$server/postgres" -qc "DROP DATABASE IF EXISTS \"$db_name\"" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-up=""
-for _ in $(seq 1 120); do
-  if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then up=1; break; fi
-  sleep 0.5
-done
-if [ -z "$up" ]; then
-  echo "the server did not start; its log:" >&2
-  cat "$log" >&2
-  exit 1
-fi
-url="http://127.0.0.1:$port/graphql"
+source scripts/services.sh
+start_test_server schemathesis
+url="$SERVER_URL/graphql"
 gql() { # token, JSON body → the field named by $3 from data
   curl -fsS "$url" -H 'content-type: application/json' ${1:+-H "authorization: Bearer $1"} -d "$2" |
     python3 -c "import json, sys; print(json.load(sys.stdin)['data']['$3']['$4'])"
@@ -47,14 +28,14 @@ token="$(gql "$access" '{"query":"mutation { createApiToken(input: {name: \"sche
 
 status=0
 (cd conformance/schemathesis &&
-  SCHEMATHESIS_HOOKS=hooks "../../$venv/bin/st" run "$url" \
+  SCHEMATHESIS_HOOKS=hooks "$venv/bin/st" run "$url" \
     -H "Authorization: Bearer $token" \
     --checks maestro_no_server_error,response_schema_conformance \
     --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" --seed "${SCHEMATHESIS_SEED:-1}" \
     --generation-database none --no-color --report-dir "$(mktemp -d)") || status=$?
-if grep -Eiq "internal error|panicked" "$log"; then
+if grep -Eiq "internal error|panicked" "$SERVER_LOG"; then
   echo "the server logged internal errors:" >&2
-  grep -Ei -A3 "internal error|panicked" "$log" >&2
+  grep -Ei -A3 "internal error|panicked" "$SERVER_LOG" >&2
   status=1
 fi
 exit $status

@@ -62,3 +62,34 @@ ensure_node() {
   echo "installing Node.js…"
   apt_install nodejs npm
 }
+
+# Starts the debug build of maestro on a free port with a database of its own, dropped
+# again on exit; sets SERVER_URL, SERVER_PID and SERVER_LOG. Used by the audits that run
+# against a live server (conformance.sh, schemathesis.sh).
+start_test_server() {
+  local name="$1"
+  local target="${CARGO_TARGET_DIR:-target}"
+  local port
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  SERVER_DB_SERVER="${TEST_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}"
+  SERVER_DB="maestro_test_${name}_$$"
+  SERVER_LOG="$(mktemp)"
+  DATABASE_URL="$SERVER_DB_SERVER/$SERVER_DB" MAESTRO_LISTEN="127.0.0.1:$port" \
+    "$target/debug/maestro" serve >"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  SERVER_URL="http://127.0.0.1:$port"
+  trap stop_test_server EXIT
+  for _ in $(seq 1 120); do
+    if curl -fsS "$SERVER_URL/healthz" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "the server did not start; its log:" >&2
+  cat "$SERVER_LOG" >&2
+  return 1
+}
+
+stop_test_server() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  psql "$SERVER_DB_SERVER/postgres" -qc "DROP DATABASE IF EXISTS \"$SERVER_DB\"" >/dev/null 2>&1 || true
+}

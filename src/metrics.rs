@@ -88,117 +88,115 @@ impl Counters {
     }
 }
 
+/// Writes one metric family: its help, its type and one sample per label set (an empty
+/// label set is written without braces).
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, i64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {value}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
+}
+
 /// `GET /metrics`.
 pub async fn serve(State(state): State<AppState>) -> impl IntoResponse {
     let c = &*COUNTERS;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP maestro_graphql_responses_total GraphQL responses by HTTP status (0: other)."
+    let load = |n: &AtomicU64| n.load(Ordering::Relaxed) as i64;
+    let responses: Vec<(String, i64)> = STATUSES
+        .iter()
+        .zip(&c.responses)
+        .map(|(status, n)| (format!("status=\"{status}\""), load(n)))
+        .collect();
+    metric(
+        &mut out,
+        "maestro_graphql_responses_total",
+        "counter",
+        "GraphQL responses by HTTP status (0: other).",
+        &responses,
     );
-    let _ = writeln!(out, "# TYPE maestro_graphql_responses_total counter");
-    for (status, n) in STATUSES.iter().zip(&c.responses) {
-        let _ = writeln!(
-            out,
-            "maestro_graphql_responses_total{{status=\"{status}\"}} {}",
-            n.load(Ordering::Relaxed)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP maestro_graphql_errors_total GraphQL errors by extensions.code."
+    let errors: Vec<(String, i64)> = CODES
+        .iter()
+        .zip(&c.errors)
+        .map(|(code, n)| (format!("code=\"{code}\""), load(n)))
+        .collect();
+    metric(
+        &mut out,
+        "maestro_graphql_errors_total",
+        "counter",
+        "GraphQL errors by extensions.code.",
+        &errors,
     );
-    let _ = writeln!(out, "# TYPE maestro_graphql_errors_total counter");
-    for (name, n) in CODES.iter().zip(&c.errors) {
-        let _ = writeln!(
-            out,
-            "maestro_graphql_errors_total{{code=\"{name}\"}} {}",
-            n.load(Ordering::Relaxed)
-        );
-    }
-    let _ = writeln!(out, "# HELP maestro_login_failures_total Failed sign-ins.");
-    let _ = writeln!(out, "# TYPE maestro_login_failures_total counter");
-    let _ = writeln!(
-        out,
-        "maestro_login_failures_total {}",
-        c.login_failures.load(Ordering::Relaxed)
+    let single = |value: i64| vec![(String::new(), value)];
+    metric(
+        &mut out,
+        "maestro_login_failures_total",
+        "counter",
+        "Failed sign-ins.",
+        &single(load(&c.login_failures)),
     );
-    let _ = writeln!(
-        out,
-        "# HELP maestro_password_hashing_refused_total Sign-ins refused because the hashing queue was full."
+    metric(
+        &mut out,
+        "maestro_password_hashing_refused_total",
+        "counter",
+        "Sign-ins refused because the hashing queue was full.",
+        &single(load(&c.hashing_refused)),
     );
-    let _ = writeln!(out, "# TYPE maestro_password_hashing_refused_total counter");
-    let _ = writeln!(
-        out,
-        "maestro_password_hashing_refused_total {}",
-        c.hashing_refused.load(Ordering::Relaxed)
+    metric(
+        &mut out,
+        "maestro_cache_fallbacks_total",
+        "counter",
+        "Cache calls served in-process because Redis failed or its breaker was open.",
+        &single(load(&c.cache_fallbacks)),
     );
-    let _ = writeln!(
-        out,
-        "# HELP maestro_cache_fallbacks_total Cache calls served in-process because Redis failed or its breaker was open."
+    metric(
+        &mut out,
+        "maestro_ws_connections",
+        "gauge",
+        "Open GraphQL WebSocket connections.",
+        &single(c.ws_connections.load(Ordering::Relaxed)),
     );
-    let _ = writeln!(out, "# TYPE maestro_cache_fallbacks_total counter");
-    let _ = writeln!(
-        out,
-        "maestro_cache_fallbacks_total {}",
-        c.cache_fallbacks.load(Ordering::Relaxed)
+    metric(
+        &mut out,
+        "maestro_subscriptions",
+        "gauge",
+        "Running GraphQL subscriptions.",
+        &single(c.subscriptions.load(Ordering::Relaxed)),
     );
-    let _ = writeln!(
-        out,
-        "# HELP maestro_ws_connections Open GraphQL WebSocket connections."
-    );
-    let _ = writeln!(out, "# TYPE maestro_ws_connections gauge");
-    let _ = writeln!(
-        out,
-        "maestro_ws_connections {}",
-        c.ws_connections.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# HELP maestro_subscriptions Running GraphQL subscriptions."
-    );
-    let _ = writeln!(out, "# TYPE maestro_subscriptions gauge");
-    let _ = writeln!(
-        out,
-        "maestro_subscriptions {}",
-        c.subscriptions.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# HELP maestro_db_connections Database pool connections (in use and idle)."
-    );
-    let _ = writeln!(out, "# TYPE maestro_db_connections gauge");
-    let _ = writeln!(
-        out,
-        "maestro_db_connections{{state=\"open\"}} {}",
-        state.db.size()
-    );
-    let _ = writeln!(
-        out,
-        "maestro_db_connections{{state=\"idle\"}} {}",
-        state.db.num_idle()
+    let pool = vec![
+        ("state=\"open\"".to_string(), i64::from(state.db.size())),
+        ("state=\"idle\"".to_string(), state.db.num_idle() as i64),
+    ];
+    metric(
+        &mut out,
+        "maestro_db_connections",
+        "gauge",
+        "Database pool connections (in use and idle).",
+        &pool,
     );
     let pending: Option<i64> = sqlx::query_scalar("SELECT count(*) FROM storage_deletions")
         .fetch_one(&state.db)
         .await
         .ok();
     if let Some(pending) = pending {
-        let _ = writeln!(
-            out,
-            "# HELP maestro_storage_deletions_pending Objects queued for deletion from the store."
+        metric(
+            &mut out,
+            "maestro_storage_deletions_pending",
+            "gauge",
+            "Objects queued for deletion from the store.",
+            &single(pending),
         );
-        let _ = writeln!(out, "# TYPE maestro_storage_deletions_pending gauge");
-        let _ = writeln!(out, "maestro_storage_deletions_pending {pending}");
     }
-    let _ = writeln!(
-        out,
-        "# HELP maestro_object_store_up Whether the object store answered its last probe."
-    );
-    let _ = writeln!(out, "# TYPE maestro_object_store_up gauge");
-    let _ = writeln!(
-        out,
-        "maestro_object_store_up {}",
-        u8::from(state.storage.seems_healthy())
+    metric(
+        &mut out,
+        "maestro_object_store_up",
+        "gauge",
+        "Whether the object store answered its last probe.",
+        &single(i64::from(state.storage.seems_healthy())),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -12,10 +12,14 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
+use async_graphql::Context;
+
 use crate::auth::principal::Principal;
 use crate::db;
 use crate::error::{AppError, AppResult};
-use crate::events::{BUFFER, Event, Subscription};
+use crate::events::{BUFFER, Event, Subscription, Topic};
+use crate::graphql::access::loader;
+use crate::graphql::context::{principal, state};
 use crate::graphql::loaders::LoaderReset;
 use crate::state::AppState;
 
@@ -41,6 +45,33 @@ pub async fn still_visible(
     )
 }
 
+/// Follows `topic` for the caller of this request, who may see `project_id` now: the
+/// items `deliver` makes of its events, for as long as the caller may still see it.
+pub fn follow<T, F, Fut>(
+    ctx: &Context<'_>,
+    topic: Topic,
+    project_id: Uuid,
+    deliver: F,
+) -> AppResult<impl Stream<Item = async_graphql::Result<T>> + Send + 'static + use<T, F, Fut>>
+where
+    T: Send + 'static,
+    F: FnMut(Arc<Event>) -> Fut + Send + 'static,
+    Fut: Future<Output = AppResult<Option<T>>> + Send,
+{
+    let app = state(ctx).clone();
+    let subscription = app.events.subscribe(topic);
+    let reset = loader(ctx).reset_handle();
+    let caller = principal(ctx)?.clone();
+    Ok(guarded(
+        app,
+        caller,
+        project_id,
+        subscription,
+        reset,
+        deliver,
+    ))
+}
+
 struct Guard<F> {
     state: AppState,
     principal: Principal,
@@ -54,7 +85,7 @@ struct Guard<F> {
 
 /// The items `deliver` makes of the topic's events (`Ok(None)` skips one), for as long as
 /// the caller may see `project_id`. `reset` makes each item's fields read fresh data.
-pub fn guarded<T, F, Fut>(
+fn guarded<T, F, Fut>(
     state: AppState,
     principal: Principal,
     project_id: Uuid,

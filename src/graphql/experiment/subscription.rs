@@ -5,11 +5,10 @@ use futures_util::Stream;
 
 use crate::error::AppError;
 use crate::events::{Event, RunChange, Topic};
-use crate::graphql::access::loader;
-use crate::graphql::context::{principal, state};
+use crate::graphql::context::state;
 use crate::graphql::experiment::query::visible_experiment;
 use crate::graphql::ids::{self, to_id};
-use crate::graphql::live::guarded;
+use crate::graphql::live::follow;
 use crate::graphql::run::subscription::current_run;
 use crate::graphql::run::types::Run;
 
@@ -51,16 +50,11 @@ impl ExperimentSubscription {
         let experiment = visible_experiment(ctx, id)
             .await?
             .ok_or_else(|| AppError::not_found("experiment"))?;
-        let app = state(ctx).clone();
-        let subscription = app.events.subscribe(Topic::Experiment(id));
-        let reset = loader(ctx).reset_handle();
-        let db = app.db.clone();
-        Ok(guarded(
-            app,
-            principal(ctx)?.clone(),
+        let db = state(ctx).db.clone();
+        follow(
+            ctx,
+            Topic::Experiment(id),
             experiment.0.project_id,
-            subscription,
-            reset,
             move |event| {
                 let db = db.clone();
                 async move {
@@ -85,6 +79,6 @@ impl ExperimentSubscription {
                     }))
                 }
             },
-        ))
+        )
     }
 }

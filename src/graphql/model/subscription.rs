@@ -6,10 +6,9 @@ use futures_util::Stream;
 use crate::db;
 use crate::error::AppError;
 use crate::events::{Event, ModelChange, Topic};
-use crate::graphql::access::loader;
-use crate::graphql::context::{principal, state};
+use crate::graphql::context::state;
 use crate::graphql::ids;
-use crate::graphql::live::guarded;
+use crate::graphql::live::follow;
 use crate::graphql::model::query::visible_model;
 use crate::graphql::model::types::ModelVersion;
 
@@ -54,47 +53,37 @@ impl ModelSubscription {
         let model = visible_model(ctx, id)
             .await?
             .ok_or_else(|| AppError::not_found("model"))?;
-        let app = state(ctx).clone();
-        let subscription = app.events.subscribe(Topic::Model(id));
-        let reset = loader(ctx).reset_handle();
-        let db = app.db.clone();
-        Ok(guarded(
-            app,
-            principal(ctx)?.clone(),
-            model.0.project_id,
-            subscription,
-            reset,
-            move |event| {
-                let db = db.clone();
-                async move {
-                    let Event::Model {
-                        version_id,
-                        alias,
-                        change,
-                    } = &*event
-                    else {
-                        return Ok(None);
-                    };
-                    let version = match version_id {
-                        Some(v) => db::models::find_versions(&db, &[*v])
-                            .await?
-                            .pop()
-                            .map(ModelVersion),
-                        None => None,
-                    };
-                    let kind = match change {
-                        ModelChange::VersionCreated => ModelEventKind::VersionCreated,
-                        ModelChange::StageChanged => ModelEventKind::StageChanged,
-                        ModelChange::AliasSet => ModelEventKind::AliasSet,
-                        ModelChange::AliasDeleted => ModelEventKind::AliasDeleted,
-                    };
-                    Ok(Some(ModelEvent {
-                        kind,
-                        version,
-                        alias: alias.clone(),
-                    }))
-                }
-            },
-        ))
+        let db = state(ctx).db.clone();
+        follow(ctx, Topic::Model(id), model.0.project_id, move |event| {
+            let db = db.clone();
+            async move {
+                let Event::Model {
+                    version_id,
+                    alias,
+                    change,
+                } = &*event
+                else {
+                    return Ok(None);
+                };
+                let version = match version_id {
+                    Some(v) => db::models::find_versions(&db, &[*v])
+                        .await?
+                        .pop()
+                        .map(ModelVersion),
+                    None => None,
+                };
+                let kind = match change {
+                    ModelChange::VersionCreated => ModelEventKind::VersionCreated,
+                    ModelChange::StageChanged => ModelEventKind::StageChanged,
+                    ModelChange::AliasSet => ModelEventKind::AliasSet,
+                    ModelChange::AliasDeleted => ModelEventKind::AliasDeleted,
+                };
+                Ok(Some(ModelEvent {
+                    kind,
+                    version,
+                    alias: alias.clone(),
+                }))
+            }
+        })
     }
 }

@@ -6,10 +6,9 @@ use futures_util::Stream;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, Topic};
-use crate::graphql::access::loader;
-use crate::graphql::context::{principal, state};
+use crate::graphql::context::state;
 use crate::graphql::ids::{self, to_id};
-use crate::graphql::live::guarded;
+use crate::graphql::live::follow;
 use crate::graphql::run::query::visible_run;
 use crate::graphql::run::types::{Metric, Run};
 
@@ -39,38 +38,28 @@ impl RunSubscription {
         let run = visible_run(ctx, id)
             .await?
             .ok_or_else(|| AppError::not_found("run"))?;
-        let app = state(ctx).clone();
-        let subscription = app.events.subscribe(Topic::Run(id));
-        let reset = loader(ctx).reset_handle();
-        Ok(guarded(
-            app,
-            principal(ctx)?.clone(),
-            run.0.project_id,
-            subscription,
-            reset,
-            move |event| {
-                let keys = keys.clone();
-                async move {
-                    let Event::Metrics { run_id, points } = &*event else {
-                        return Ok(None);
-                    };
-                    let points: Vec<Metric> = points
-                        .iter()
-                        .filter(|p| keys.as_ref().is_none_or(|k| k.contains(&p.key)))
-                        .map(|p| Metric {
-                            key: p.key.clone(),
-                            value: p.value,
-                            step: p.step,
-                            timestamp: p.timestamp,
-                        })
-                        .collect();
-                    Ok((!points.is_empty()).then(|| MetricBatch {
-                        run_id: to_id(*run_id),
-                        points,
-                    }))
-                }
-            },
-        ))
+        follow(ctx, Topic::Run(id), run.0.project_id, move |event| {
+            let keys = keys.clone();
+            async move {
+                let Event::Metrics { run_id, points } = &*event else {
+                    return Ok(None);
+                };
+                let points: Vec<Metric> = points
+                    .iter()
+                    .filter(|p| keys.as_ref().is_none_or(|k| k.contains(&p.key)))
+                    .map(|p| Metric {
+                        key: p.key.clone(),
+                        value: p.value,
+                        step: p.step,
+                        timestamp: p.timestamp,
+                    })
+                    .collect();
+                Ok((!points.is_empty()).then(|| MetricBatch {
+                    run_id: to_id(*run_id),
+                    points,
+                }))
+            }
+        })
     }
 
     /// The run each time its status, name, params or tags change. NOT_FOUND for a run you
@@ -84,29 +73,19 @@ impl RunSubscription {
         let run = visible_run(ctx, id)
             .await?
             .ok_or_else(|| AppError::not_found("run"))?;
-        let app = state(ctx).clone();
-        let subscription = app.events.subscribe(Topic::Run(id));
-        let reset = loader(ctx).reset_handle();
-        let db = app.db.clone();
-        Ok(guarded(
-            app,
-            principal(ctx)?.clone(),
-            run.0.project_id,
-            subscription,
-            reset,
-            move |event| {
-                let db = db.clone();
-                async move {
-                    let Event::RunUpdated { run_id, deleted } = &*event else {
-                        return Ok(None);
-                    };
-                    if *deleted {
-                        return Err(AppError::not_found("run"));
-                    }
-                    current_run(&db, *run_id).await.map(Some)
+        let db = state(ctx).db.clone();
+        follow(ctx, Topic::Run(id), run.0.project_id, move |event| {
+            let db = db.clone();
+            async move {
+                let Event::RunUpdated { run_id, deleted } = &*event else {
+                    return Ok(None);
+                };
+                if *deleted {
+                    return Err(AppError::not_found("run"));
                 }
-            },
-        ))
+                current_run(&db, *run_id).await.map(Some)
+            }
+        })
     }
 }
 
