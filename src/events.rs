@@ -211,8 +211,9 @@ impl Events {
 
     fn release(&self, topic: Topic) {
         let mut senders = self.senders.lock().expect("events lock");
-        // The dropping subscription's receiver is gone by now.
-        if senders.get(&topic).is_some_and(|s| s.receiver_count() == 0) {
+        // Called from the subscription's `drop`, before its receiver is dropped: a count
+        // of one is that receiver alone. (New subscribers take the same lock.)
+        if senders.get(&topic).is_some_and(|s| s.receiver_count() <= 1) {
             senders.remove(&topic);
             if let Some(redis) = &self.redis {
                 let _ = redis.control.send(Control::Unsubscribe(topic));
