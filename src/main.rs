@@ -67,10 +67,18 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     telemetry::init(cli.config.log_json, cli.config.count_sql, None);
+    // One sentence naming the cause and what to change, not a debug dump.
+    if let Err(err) = run(cli).await {
+        eprintln!("maestro: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             Application::build(cli.config)

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
@@ -24,6 +25,8 @@ use crate::{db, graphql, http};
 pub struct Application {
     listener: TcpListener,
     port: u16,
+    /// Where clients reach this process, e.g. `http://127.0.0.1:8000`.
+    base_url: String,
     state: AppState,
 }
 
@@ -31,14 +34,25 @@ pub struct Application {
 /// `base_url` is where clients reach this process (for local-disk signed URLs).
 pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState> {
     config.check_production()?;
-    db::create_database_if_missing(&config.database_url).await?;
+    let unreachable = || {
+        format!(
+            "cannot use PostgreSQL at {}: start it, or set DATABASE_URL to a server this process can reach",
+            db::describe_url(&config.database_url)
+        )
+    };
+    db::create_database_if_missing(&config.database_url)
+        .await
+        .with_context(unreachable)?;
     let pool = db::connect(
         &config.database_url,
         config.db_pool_size,
         Duration::from_secs(config.db_acquire_timeout_secs),
     )
-    .await?;
-    db::migrate(&pool).await?;
+    .await
+    .with_context(unreachable)?;
+    db::migrate(&pool)
+        .await
+        .context("the database migrations failed")?;
     let cache = Cache::connect(config.redis_url.as_deref(), &config.redis_prefix)?;
     let events = Events::connect(config.redis_url.as_deref(), &config.redis_prefix)?;
     let secret: Vec<u8> = match &config.jwt_secret {
@@ -109,7 +123,12 @@ fn storage_from(config: &Config, base_url: &str, secret: &[u8]) -> Storage {
 impl Application {
     /// Binds the listener (port 0 picks a free one) and prepares everything to serve.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(config.listen).await?;
+        let listener = TcpListener::bind(config.listen).await.with_context(|| {
+            format!(
+                "cannot listen on {}: stop the process using it, or set MAESTRO_LISTEN to another address",
+                config.listen
+            )
+        })?;
         let local = listener.local_addr()?;
         let port = local.port();
         let host = if local.ip().is_unspecified() {
@@ -127,6 +146,7 @@ impl Application {
         Ok(Self {
             listener,
             port,
+            base_url,
             state,
         })
     }
@@ -160,7 +180,10 @@ impl Application {
             .watch(&self.state.config.database_url)?;
         let schema = graphql::build_schema(self.state.clone());
         let app = http::router(self.state, schema);
-        tracing::info!(port = self.port, "serving");
+        tracing::info!(
+            "serving GraphQL at {}/graphql (GraphiQL in a browser)",
+            self.base_url
+        );
         let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

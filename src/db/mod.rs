@@ -22,6 +22,19 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// `host:port/database` of a connection URL, without its credentials, for messages.
+pub fn describe_url(url: &str) -> String {
+    match PgConnectOptions::from_str(url) {
+        Ok(o) => format!(
+            "{}:{}/{}",
+            o.get_host(),
+            o.get_port(),
+            o.get_database().unwrap_or("postgres")
+        ),
+        Err(_) => "an unparseable DATABASE_URL".into(),
+    }
+}
+
 /// Creates the database named in `url` when it does not exist yet.
 pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
     let options = PgConnectOptions::from_str(url)?;

@@ -230,6 +230,14 @@ pub async fn get(
             .finish();
         return Html(page).into_response();
     }
+    if raw.is_empty() {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            code::BAD_USER_INPUT,
+            "no query: send GET /graphql?query=… (queries only) or POST /graphql with a JSON body {\"query\": …}; open this URL in a browser for GraphiQL",
+        );
+    }
     let mut request = match async_graphql::http::parse_query_string(&raw) {
         Ok(r) => r,
         Err(e) => {
@@ -345,7 +353,10 @@ async fn execute(
                 Ok(principal) => Some(principal),
                 Err(AuthFailure::InvalidToken(reason)) => {
                     tracing::info!(%reason, "refused bearer token");
-                    return invalid_token(media);
+                    return invalid_token(
+                        media,
+                        "the bearer token is malformed, expired, revoked or not ours: sign in again or use a valid API token",
+                    );
                 }
                 Err(AuthFailure::Unavailable(_)) => {
                     return unavailable(
@@ -354,7 +365,12 @@ async fn execute(
                     );
                 }
             },
-            Err(()) => return invalid_token(media),
+            Err(()) => {
+                return invalid_token(
+                    media,
+                    "the Authorization header must be `Bearer <token>` (the word Bearer, a space, then the access or API token)",
+                );
+            }
         };
         let replay = is_read(&mut request).then(|| Replay::of(&request));
         let mut response = run(&gql, request, addr, principal.clone()).await;
@@ -432,12 +448,12 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ()> {
     Ok(Some(token))
 }
 
-fn invalid_token(media: &'static str) -> Response {
+fn invalid_token(media: &'static str, message: &str) -> Response {
     let mut response = request_error(
         StatusCode::UNAUTHORIZED,
         media,
         code::UNAUTHENTICATED,
-        "the bearer token is malformed, expired, revoked or not ours: sign in again or use a valid API token",
+        message,
     );
     let (name, value) = www_authenticate(
         "Bearer realm=\"maestro\", error=\"invalid_token\", error_description=\"the access token is invalid\"",
