@@ -77,3 +77,20 @@ fn startup_failures_print_one_sentence_naming_the_setting_and_exit_non_zero() {
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
 }
+
+#[tokio::test]
+async fn a_document_that_does_not_parse_is_answered_with_a_sentence() {
+    let app = TestApp::spawn().await;
+    let (_, body) = app
+        .gql_raw(None, "{ me { id }", serde_json::json!({}))
+        .await;
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        "the query does not parse at line 1, column 12: expected a field name or `}`"
+    );
+    assert_eq!(body["errors"][0]["locations"][0]["column"], 12);
+    let (_, body) = app.gql_raw(None, "", serde_json::json!({})).await;
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("the query is empty"), "{message}");
+}

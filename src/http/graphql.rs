@@ -473,6 +473,7 @@ pub fn response_json(response: &async_graphql::Response, request_id: Uuid) -> Va
                 .as_object_mut()
                 .map(|e| e.entry("extensions").or_insert_with(|| json!({})));
             if let Some(Value::Object(ext)) = ext {
+                let from_engine = !ext.contains_key("code");
                 ext.entry("code")
                     .or_insert_with(|| json!(code::BAD_USER_INPUT));
                 if let Some(c) = ext.get("code").and_then(Value::as_str) {
@@ -481,10 +482,50 @@ pub fn response_json(response: &async_graphql::Response, request_id: Uuid) -> Va
                 if ext.get("code") == Some(&json!(code::INTERNAL_SERVER_ERROR)) {
                     ext.insert("requestId".into(), json!(request_id.to_string()));
                 }
+                let readable = error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .filter(|_| from_engine)
+                    .and_then(readable_syntax_error);
+                if let Some(message) = readable {
+                    error["message"] = json!(message);
+                }
             }
         }
     }
     body
+}
+
+/// The parser's syntax errors (` --> 1:12 … = expected selection`) as a sentence; `None`
+/// for any other message.
+fn readable_syntax_error(message: &str) -> Option<String> {
+    let position = message.strip_prefix(" --> ")?.lines().next()?.trim();
+    let (line, column) = position.split_once(':')?;
+    let expected = message.rsplit_once("= expected ")?.1.trim();
+    if expected == "executable_definition" && message.contains(&format!("{line} | \n")) {
+        return Some(
+            "the query is empty: send an operation such as `{ me { id } }` or `query { projects { totalCount } }`".into(),
+        );
+    }
+    let wanted = expected
+        .split(", ")
+        .map(|rule| match rule {
+            "executable_definition" => {
+                "an operation (`{ … }`, `query …`, `mutation …`) or a fragment"
+            }
+            "selection" | "selection_set" => "a field name or `}`",
+            "name" => "a name",
+            "value" | "const_value" => "a value",
+            "type_" | "type" => "a type",
+            "arguments" => "arguments",
+            "variable" => "a variable",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(" or ");
+    Some(format!(
+        "the query does not parse at line {line}, column {column}: expected {wanted}"
+    ))
 }
 
 /// Status and body of an executed operation.
@@ -569,6 +610,23 @@ mod tests {
         assert_eq!(error["extensions"]["code"], "INTERNAL_SERVER_ERROR");
         assert_eq!(error["extensions"]["requestId"], id.to_string());
         assert!(!body.to_string().contains("secret_table"));
+    }
+
+    #[test]
+    fn syntax_errors_read_as_sentences() {
+        let unclosed =
+            " --> 1:12\n  |\n1 | { me { id }\n  |            ^---\n  |\n  = expected selection";
+        assert_eq!(
+            readable_syntax_error(unclosed).as_deref(),
+            Some("the query does not parse at line 1, column 12: expected a field name or `}`")
+        );
+        let empty = " --> 1:1\n  |\n1 | \n  | ^---\n  |\n  = expected executable_definition";
+        assert!(
+            readable_syntax_error(empty)
+                .unwrap()
+                .starts_with("the query is empty")
+        );
+        assert_eq!(readable_syntax_error("Unknown field \"x\""), None);
     }
 
     #[tokio::test]
