@@ -1,19 +1,28 @@
 # Build: docker build -t maestro .
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
+# Dependencies first, in a layer of their own: a change to the code does not rebuild them.
 COPY Cargo.toml Cargo.lock ./
+RUN mkdir -p src benches \
+    && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && for b in api login_storm subscriptions; do echo 'fn main() {}' > benches/$b.rs; done \
+    && cargo build --release --locked --bin maestro \
+    && rm -rf src benches
 COPY src src
 COPY migrations migrations
 # Cargo.toml declares the benchmarks; cargo wants their files even to build the binary.
 COPY benches benches
-RUN cargo build --release --locked --bin maestro
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin maestro
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
-    && rm -rf /var/lib/apt/lists/* && useradd --system --uid 10001 maestro
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /var/lib/maestro --create-home maestro
 COPY --from=build /src/target/release/maestro /usr/local/bin/maestro
 USER maestro
-ENV MAESTRO_LISTEN=0.0.0.0:8000
+WORKDIR /var/lib/maestro
+# The local artifact store (when no S3 is configured) in a directory the user owns.
+ENV MAESTRO_LISTEN=0.0.0.0:8000 MAESTRO_DATA_DIR=/var/lib/maestro/data
 EXPOSE 8000
 HEALTHCHECK CMD curl -fsS http://127.0.0.1:8000/healthz || exit 1
 ENTRYPOINT ["maestro"]

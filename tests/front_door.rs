@@ -94,3 +94,26 @@ async fn a_document_that_does_not_parse_is_answered_with_a_sentence() {
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(message.starts_with("the query is empty"), "{message}");
 }
+
+#[tokio::test]
+async fn every_route_answers_with_a_request_id_and_keeps_the_clients() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/graphql?query=%7B__typename%7D",
+    ] {
+        let resp = app.client.get(app.url(path)).send().await.unwrap();
+        let id = resp.headers()["x-request-id"].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{path}: {id}");
+    }
+    let resp = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "trace-me-42");
+}

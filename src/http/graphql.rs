@@ -29,6 +29,8 @@ use crate::state::AppState;
 use crate::telemetry::SQL_STATEMENTS;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+/// The header carrying each request's id (in requests and responses).
+pub const REQUEST_ID: &str = "x-request-id";
 const JSON: &str = "application/json";
 
 #[derive(Clone)]
@@ -331,10 +333,13 @@ async fn execute(
     mut request: async_graphql::Request,
     media: &'static str,
 ) -> Response {
-    let request_id = Uuid::new_v4();
+    // Set for every route by the router's request-id layer (a client's own is kept).
+    let request_id = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| Uuid::new_v4().to_string(), str::to_string);
     let span = tracing::info_span!(
         "graphql",
-        request_id = %request_id,
         operation = request.operation_name.as_deref().unwrap_or(""),
     );
     async move {
@@ -380,7 +385,7 @@ async fn execute(
             tracing::warn!("a read lost its database connection: running it once more");
             response = run(&gql, replay.request(), addr, principal).await;
         }
-        shape(response, media, request_id)
+        shape(response, media, &request_id)
     }
     .instrument(span)
     .await
@@ -465,7 +470,7 @@ fn invalid_token(media: &'static str, message: &str) -> Response {
 /// The JSON of an executed operation, every error with its `extensions.code` (parse and
 /// validation errors come from the engine without one) and internal errors with the
 /// request id. Used by HTTP and WebSocket alike.
-pub fn response_json(response: &async_graphql::Response, request_id: Uuid) -> Value {
+pub fn response_json(response: &async_graphql::Response, request_id: &str) -> Value {
     let mut body = serde_json::to_value(response).unwrap_or_else(|_| json!({}));
     if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
         for error in errors {
@@ -480,7 +485,7 @@ pub fn response_json(response: &async_graphql::Response, request_id: Uuid) -> Va
                     COUNTERS.error(c);
                 }
                 if ext.get("code") == Some(&json!(code::INTERNAL_SERVER_ERROR)) {
-                    ext.insert("requestId".into(), json!(request_id.to_string()));
+                    ext.insert("requestId".into(), json!(request_id));
                 }
                 let readable = error
                     .get("message")
@@ -529,7 +534,7 @@ fn readable_syntax_error(message: &str) -> Option<String> {
 }
 
 /// Status and body of an executed operation.
-fn shape(response: async_graphql::Response, media: &'static str, request_id: Uuid) -> Response {
+fn shape(response: async_graphql::Response, media: &'static str, request_id: &str) -> Response {
     let has_errors = !response.errors.is_empty();
     let no_data = matches!(response.data, async_graphql::Value::Null);
     let request_failed = has_errors && no_data && response.errors.iter().all(|e| e.path.is_empty());
@@ -565,8 +570,8 @@ fn shape(response: async_graphql::Response, media: &'static str, request_id: Uui
         let (name, value) = www_authenticate("Bearer realm=\"maestro\"");
         out.headers_mut().insert(name, value);
     }
-    if let Ok(v) = HeaderValue::from_str(&request_id.to_string()) {
-        out.headers_mut().insert("x-request-id", v);
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        out.headers_mut().insert(REQUEST_ID, v);
     }
     out
 }
@@ -603,12 +608,12 @@ mod tests {
             .into_server_error(async_graphql::Pos::default())
             .with_path(vec![async_graphql::PathSegment::Field("me".into())]);
         let response = async_graphql::Response::from_errors(vec![err]);
-        let id = Uuid::new_v4();
-        let body = body_of(shape(response, JSON, id)).await;
+        let id = Uuid::new_v4().to_string();
+        let body = body_of(shape(response, JSON, &id)).await;
         let error = &body["errors"][0];
         assert_eq!(error["message"], "internal server error");
         assert_eq!(error["extensions"]["code"], "INTERNAL_SERVER_ERROR");
-        assert_eq!(error["extensions"]["requestId"], id.to_string());
+        assert_eq!(error["extensions"]["requestId"], id);
         assert!(!body.to_string().contains("secret_table"));
     }
 
@@ -633,7 +638,7 @@ mod tests {
     async fn request_errors_are_400_without_data_for_graphql_response_json() {
         let err = async_graphql::ServerError::new("Unknown field", None);
         let response = async_graphql::Response::from_errors(vec![err]);
-        let out = shape(response, GRAPHQL_RESPONSE_JSON, Uuid::new_v4());
+        let out = shape(response, GRAPHQL_RESPONSE_JSON, "r-1");
         assert_eq!(out.status(), StatusCode::BAD_REQUEST);
         let body = body_of(out).await;
         assert!(body.get("data").is_none());

@@ -7,7 +7,11 @@ pub mod storage;
 pub mod ws;
 
 use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderName, Request};
 use axum::routing::get;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::graphql::AppSchema;
 use crate::state::AppState;
@@ -30,6 +34,7 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
     let storage_routes = Router::new()
         .route("/storage/{*key}", get(storage::get).put(storage::put))
         .with_state(state.storage.clone());
+    let request_id = HeaderName::from_static(graphql::REQUEST_ID);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -37,4 +42,24 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
         .with_state(state)
         .merge(graphql_routes)
         .merge(storage_routes)
+        // Outermost last: every route gets an id (a client's own is kept), a span carrying
+        // it, and the id back in the response.
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// The span of one HTTP request: method, path and request id.
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(graphql::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id,
+    )
 }

@@ -389,7 +389,7 @@ async fn send_next(
     outbox: &mpsc::Sender<Outgoing>,
     id: &str,
     response: &async_graphql::Response,
-    request_id: Uuid,
+    request_id: &str,
 ) -> bool {
     let payload = if response.errors.is_empty() {
         serde_json::to_string(response).unwrap_or_else(|_| "{}".into())
@@ -414,7 +414,8 @@ async fn run_subscription(
     payload: SubscribePayload,
     outbox: mpsc::Sender<Outgoing>,
 ) {
-    let request_id = Uuid::new_v4();
+    // One id per subscription, quoted with any internal error it meets.
+    let request_id = Uuid::new_v4().to_string();
     let mut request = async_graphql::Request::new(payload.query);
     if let Some(name) = payload.operation_name {
         request = request.operation_name(name);
@@ -450,13 +451,13 @@ async fn run_subscription(
             && response.errors.iter().all(|e| e.path.is_empty());
         first = false;
         if refused {
-            let body = response_json(&response, request_id);
+            let body = response_json(&response, &request_id);
             let errors = body.get("errors").cloned().unwrap_or(json!([]));
             send(json!({ "type": "error", "id": id, "payload": errors })).await;
             let _ = outbox.send(Outgoing::Finished(id)).await;
             return;
         }
-        if !send_next(&outbox, &id, &response, request_id).await {
+        if !send_next(&outbox, &id, &response, &request_id).await {
             return;
         }
     }
