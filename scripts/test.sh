@@ -21,6 +21,7 @@ psql "$TEST_DATABASE_SERVER/postgres" -Atqc \
 
 echo "== format and lints"
 cargo fmt --check
+scripts/unused-deps.sh
 cargo clippy --locked --all-targets -- -D warnings
 
 echo "== graphql-http conformance audit"
