@@ -72,13 +72,7 @@ impl Cache {
         let Some(url) = url else {
             return Ok(Self::in_process());
         };
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CALL_BUDGET))
-            .set_response_timeout(Some(CALL_BUDGET))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+        let conn = lazy_connection(redis::Client::open(url)?)?;
         Ok(Cache {
             memory: Memory::default(),
             redis: Some(Arc::new(Redis {
@@ -220,6 +214,17 @@ impl Cache {
             },
         }
     }
+}
+
+/// A Redis connection made on first use, whose every call gives up after `CALL_BUDGET`
+/// (shared by the cache and the event bus).
+pub fn lazy_connection(client: redis::Client) -> redis::RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CALL_BUDGET))
+        .set_response_timeout(Some(CALL_BUDGET))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(200));
+    ConnectionManager::new_lazy_with_config(client, config)
 }
 
 impl Redis {

@@ -152,6 +152,17 @@ impl From<AppError> for async_graphql::Error {
     }
 }
 
+impl AppError {
+    /// The error as one GraphQL error object (`message`, `extensions`), for answers given
+    /// before the engine runs: the same `extensions` the engine's errors carry.
+    pub fn to_json(&self) -> serde_json::Value {
+        let err = async_graphql::Error::from(self.clone());
+        let mut server = async_graphql::ServerError::new(err.message, None);
+        server.extensions = err.extensions;
+        serde_json::to_value(server).unwrap_or_default()
+    }
+}
+
 /// Maps a unique or foreign-key violation of the named constraint to another error.
 pub trait ResultExt<T> {
     fn on_constraint(self, name: &str, map: impl FnOnce() -> AppError) -> AppResult<T>;

@@ -131,12 +131,7 @@ impl Events {
             return Ok(Self::in_process());
         };
         let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(crate::cache::CALL_BUDGET))
-            .set_response_timeout(Some(crate::cache::CALL_BUDGET))
-            .set_number_of_retries(1);
-        let publisher =
-            redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+        let publisher = crate::cache::lazy_connection(client.clone())?;
         let (control, requests) = mpsc::unbounded_channel();
         let senders = Senders::default();
         tokio::spawn(listen(

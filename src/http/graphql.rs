@@ -67,13 +67,10 @@ fn request_error(
     (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response()
 }
 
-/// An answer made of one input error, naming the input at fault.
+/// An answer made of one error refused before the engine ran (naming the input at fault,
+/// or when to retry).
 fn input_error(status: StatusCode, media: &'static str, err: &AppError) -> Response {
-    let mut extensions = json!({ "code": err.code() });
-    if let AppError::Validation { field, .. } = err {
-        extensions["field"] = json!(field);
-    }
-    let body = json!({ "errors": [{ "message": err.to_string(), "extensions": extensions }] });
+    let body = json!({ "errors": [err.to_json()] });
     COUNTERS.response(status.as_u16());
     COUNTERS.error(err.code());
     (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response()
@@ -391,7 +388,33 @@ async fn execute(
     .await
 }
 
-/// Attaches the caller and per-request loaders, and runs the operation.
+/// Attaches what resolvers read of the caller: their address, their principal (when
+/// signed in) and the request's loaders. Used by HTTP and WebSocket alike.
+pub fn with_caller(
+    request: async_graphql::Request,
+    app: &AppState,
+    addr: ClientAddr,
+    principal: Option<Principal>,
+) -> async_graphql::Request {
+    let viewer = principal.as_ref().map(|p| p.user_id);
+    let request = request
+        .data(addr)
+        .data(loaders::for_request(app.db.clone(), viewer));
+    match principal {
+        Some(principal) => request.data(principal),
+        None => request,
+    }
+}
+
+/// Whether the operation was refused before it ran (syntax, validation, the gate): errors
+/// without a path and no data.
+pub fn refused_before_running(response: &async_graphql::Response) -> bool {
+    matches!(response.data, async_graphql::Value::Null)
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// Attaches the caller and runs the operation.
 async fn run(
     gql: &GraphqlState,
     request: async_graphql::Request,
@@ -399,13 +422,7 @@ async fn run(
     principal: Option<Principal>,
 ) -> async_graphql::Response {
     let app = &gql.app;
-    let viewer = principal.as_ref().map(|p| p.user_id);
-    let mut request = request
-        .data(addr)
-        .data(loaders::for_request(app.db.clone(), viewer));
-    if let Some(principal) = principal {
-        request = request.data(principal);
-    }
+    let request = with_caller(request, app, addr, principal);
     if app.config.count_sql {
         let counter = Arc::new(AtomicU64::new(0));
         let response = SQL_STATEMENTS
@@ -418,25 +435,15 @@ async fn run(
     }
 }
 
-/// A 503 that tells the client when to come back.
+/// A 503 that tells the client when to come back (`retryAfter` and `Retry-After`).
 fn unavailable(media: &'static str, message: &str) -> Response {
-    let status = StatusCode::SERVICE_UNAVAILABLE;
-    let retry_after = error::RETRY_AFTER_UNAVAILABLE_SECS;
-    let body = json!({ "errors": [{
-        "message": message,
-        "extensions": { "code": code::SERVICE_UNAVAILABLE, "retryAfter": retry_after },
-    }] });
-    COUNTERS.response(status.as_u16());
-    COUNTERS.error(code::SERVICE_UNAVAILABLE);
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, media.to_string()),
-            (header::RETRY_AFTER, retry_after.to_string()),
-        ],
-        body.to_string(),
-    )
-        .into_response()
+    let err = AppError::Unavailable(message.into());
+    let mut response = input_error(StatusCode::SERVICE_UNAVAILABLE, media, &err);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(error::RETRY_AFTER_UNAVAILABLE_SECS),
+    );
+    response
 }
 
 /// The token of an `Authorization: Bearer` header; `Err` when the header is malformed.
@@ -535,9 +542,7 @@ fn readable_syntax_error(message: &str) -> Option<String> {
 
 /// Status and body of an executed operation.
 fn shape(response: async_graphql::Response, media: &'static str, request_id: &str) -> Response {
-    let has_errors = !response.errors.is_empty();
-    let no_data = matches!(response.data, async_graphql::Value::Null);
-    let request_failed = has_errors && no_data && response.errors.iter().all(|e| e.path.is_empty());
+    let request_failed = refused_before_running(&response);
     let error_code = |e: &async_graphql::ServerError| {
         e.extensions
             .as_ref()

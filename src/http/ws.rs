@@ -34,9 +34,9 @@ use crate::auth::principal::Principal;
 use crate::auth::{self, AuthFailure};
 use crate::graphql::context::ClientAddr;
 use crate::graphql::limits::MAX_NESTING;
-use crate::graphql::{admission, loaders, nesting};
+use crate::graphql::{admission, nesting};
 use crate::http::client_addr;
-use crate::http::graphql::{GraphqlState, response_json};
+use crate::http::graphql::{GraphqlState, refused_before_running, response_json, with_caller};
 use crate::metrics::COUNTERS;
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -428,27 +428,15 @@ async fn run_subscription(
         async move { outbox.send(Outgoing::Send(text(message))).await.is_ok() }
     };
     if let Err(err) = admission::admit(&mut request) {
-        let mut extensions = json!({ "code": err.code() });
-        if let crate::error::AppError::Validation { field, .. } = &err {
-            extensions["field"] = json!(field);
-        }
-        let error = json!({ "type": "error", "id": id, "payload": [{ "message": err.to_string(), "extensions": extensions }] });
-        send(error).await;
+        send(json!({ "type": "error", "id": id, "payload": [err.to_json()] })).await;
         let _ = outbox.send(Outgoing::Finished(id)).await;
         return;
     }
-    let viewer = Some(principal.user_id);
-    let request = request
-        .data(addr)
-        .data(loaders::for_request(gql.app.db.clone(), viewer))
-        .data(principal);
+    let request = with_caller(request, &gql.app, addr, Some(principal));
     let mut stream = gql.schema.execute_stream(request);
     let mut first = true;
     while let Some(response) = stream.next().await {
-        let refused = first
-            && response.data == async_graphql::Value::Null
-            && !response.errors.is_empty()
-            && response.errors.iter().all(|e| e.path.is_empty());
+        let refused = first && refused_before_running(&response);
         first = false;
         if refused {
             let body = response_json(&response, &request_id);
