@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult, ResultExt};
 
+/// Whether an artifact's bytes are in the store.
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ArtifactStatus {

@@ -10,10 +10,15 @@ use crate::error::{AppError, AppResult, ResultExt};
 
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+/// Where a model version is in its life.
 pub enum ModelStage {
+    /// Registered, not yet in any stage.
     None,
+    /// Being validated before production.
     Staging,
+    /// Serving; at most one version per model unless `archiveExisting: false` was asked.
     Production,
+    /// Retired.
     Archived,
 }
 

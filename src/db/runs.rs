@@ -20,10 +20,15 @@ use crate::error::{AppError, AppResult};
     serde::Deserialize,
 )]
 #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+/// Where a run is in its life.
 pub enum RunStatus {
+    /// Started and not ended.
     Running,
+    /// Ended as planned.
     Finished,
+    /// Ended by an error.
     Failed,
+    /// Stopped from outside.
     Killed,
 }
 

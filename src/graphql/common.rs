@@ -19,7 +19,9 @@ pub async fn user(ctx: &Context<'_>, id: Option<Uuid>) -> AppResult<Option<User>
 /// A tag: a mutable key and value.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct Tag {
+    /// The tag's key, unique on its owner.
     pub key: String,
+    /// The tag's value.
     pub value: String,
 }
 

@@ -1,7 +1,9 @@
 //! Relay connections: page arguments, opaque keyset cursors and the `totalCount` field.
 
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Object};
+use std::borrow::Cow;
+
+use async_graphql::connection::{Edge, EmptyFields, PageInfo};
+use async_graphql::{Context, Object, OutputType, TypeName};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
@@ -22,13 +24,45 @@ pub enum TotalCount {
     RunsOf(RunCountKey),
 }
 
-/// Fields every connection has beside `edges` and `pageInfo`.
-pub struct ConnectionFields {
-    pub total: TotalCount,
+/// One page of a list (a Relay connection), named after its items: `RunConnection` holds
+/// `Run`s.
+pub struct Page<T: OutputType> {
+    edges: Vec<Edge<String, T, EmptyFields>>,
+    has_previous: bool,
+    has_next: bool,
+    total: TotalCount,
 }
 
-#[Object]
-impl ConnectionFields {
+impl<T: OutputType> TypeName for Page<T> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Connection", T::type_name()).into()
+    }
+}
+
+/// One page of a list, in a stable order. Ask for up to 100 items with `first`, then for
+/// the next page with `after: pageInfo.endCursor` while `pageInfo.hasNextPage` is true.
+#[Object(name_type)]
+impl<T: OutputType> Page<T> {
+    /// Whether pages come before and after this one, and the cursors at its ends.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_previous_page: self.has_previous,
+            has_next_page: self.has_next,
+            start_cursor: self.edges.first().map(|e| e.cursor.clone()),
+            end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+        }
+    }
+
+    /// The items of this page, each with its cursor.
+    async fn edges(&self) -> &[Edge<String, T, EmptyFields>] {
+        &self.edges
+    }
+
+    /// The items of this page, without cursors.
+    async fn nodes(&self) -> Vec<&T> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+
     /// How many items match, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> AppResult<i64> {
         let l = loader(ctx);
@@ -48,8 +82,6 @@ impl ConnectionFields {
 pub fn wants_total(ctx: &Context<'_>) -> bool {
     ctx.look_ahead().field("totalCount").exists()
 }
-
-pub type Page<T> = Connection<String, T, ConnectionFields>;
 
 /// Checks `first` and returns how many rows to ask for: the page size plus one, to learn
 /// whether another page follows.
@@ -108,17 +140,19 @@ pub fn build_page<R, T>(
     node: impl Fn(R) -> T,
 ) -> Page<T>
 where
-    T: async_graphql::OutputType,
+    T: OutputType,
 {
     let has_next = rows.len() > limit;
     rows.truncate(limit);
-    let mut page =
-        Connection::with_additional_fields(has_previous, has_next, ConnectionFields { total });
-    page.edges.extend(
-        rows.into_iter()
-            .map(|r| Edge::new(encode_cursor(&key(&r)), node(r))),
-    );
-    page
+    Page {
+        edges: rows
+            .into_iter()
+            .map(|r| Edge::new(encode_cursor(&key(&r)), node(r)))
+            .collect(),
+        has_previous,
+        has_next,
+        total,
+    }
 }
 
 #[cfg(test)]

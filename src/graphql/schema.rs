@@ -16,6 +16,8 @@ use crate::graphql::project::{mutation::ProjectMutation, query::ProjectQuery};
 use crate::graphql::run::{mutation::RunMutation, query::RunQuery, subscription::RunSubscription};
 use crate::state::AppState;
 
+/// Reads. Anything you cannot see answers null (or is left out of a list), whether or not
+/// it exists.
 #[derive(MergedObject, Default)]
 pub struct Query(
     AccountQuery,
@@ -26,6 +28,7 @@ pub struct Query(
     ArtifactQuery,
 );
 
+/// Writes. Each one is all or nothing; API tokens need the WRITE scope.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     AccountMutation,
@@ -36,6 +39,7 @@ pub struct Mutation(
     ArtifactMutation,
 );
 
+/// Live events over the `graphql-transport-ws` protocol at `/graphql/ws`.
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(RunSubscription, ExperimentSubscription, ModelSubscription);
 

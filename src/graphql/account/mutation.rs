@@ -47,7 +47,11 @@ fn payload(
 #[Object]
 impl AccountMutation {
     /// Creates an account and signs it in. The first account becomes ADMIN.
-    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> AppResult<AuthPayload> {
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new account.")] input: RegisterInput,
+    ) -> AppResult<AuthPayload> {
         let state = state(ctx);
         let email = validate::email("email", &input.email)?;
         let name = validate::name("name", &input.name)?;
@@ -75,7 +79,11 @@ impl AccountMutation {
     }
 
     /// Signs in with email and password. Failures are limited per account and per address.
-    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> AppResult<AuthPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Email and password.")] input: LoginInput,
+    ) -> AppResult<AuthPayload> {
         let state = state(ctx);
         let addr = client_addr(ctx);
         // An email that cannot exist is treated like an unknown one: same answer, same time.
@@ -102,7 +110,7 @@ impl AccountMutation {
     async fn refresh_token(
         &self,
         ctx: &Context<'_>,
-        refresh_token: String,
+        #[graphql(desc = "The `refreshToken` of the last token pair.")] refresh_token: String,
     ) -> AppResult<AuthPayload> {
         let state = state(ctx);
         let invalid =
@@ -143,8 +151,11 @@ impl AccountMutation {
     async fn logout(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "End the session of this refresh token instead of the current one.")]
         refresh_token: Option<String>,
-        all_sessions: Option<bool>,
+        #[graphql(desc = "End every session of the caller, on every device.")] all_sessions: Option<
+            bool,
+        >,
     ) -> AppResult<bool> {
         let state = state(ctx);
         let p = principal(ctx)?;
@@ -174,7 +185,7 @@ impl AccountMutation {
     async fn change_password(
         &self,
         ctx: &Context<'_>,
-        input: ChangePasswordInput,
+        #[graphql(desc = "The current and the new password.")] input: ChangePasswordInput,
     ) -> AppResult<bool> {
         let state = state(ctx);
         let p = principal(ctx)?;
@@ -205,7 +216,7 @@ impl AccountMutation {
     async fn create_api_token(
         &self,
         ctx: &Context<'_>,
-        input: CreateApiTokenInput,
+        #[graphql(desc = "The new token.")] input: CreateApiTokenInput,
     ) -> AppResult<CreatedApiToken> {
         let state = state(ctx);
         let p = principal(ctx)?;
@@ -245,7 +256,11 @@ impl AccountMutation {
     }
 
     /// Revokes one of your API tokens; it stops working at once.
-    async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+    async fn revoke_api_token(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The token's id.")] id: ID,
+    ) -> AppResult<bool> {
         let p = principal(ctx)?;
         let id = ids::parse("id", &id)?;
         if db::api_tokens::revoke(&state(ctx).db, p.user_id, id).await? {
@@ -260,8 +275,8 @@ impl AccountMutation {
     async fn update_user(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateUserInput,
+        #[graphql(desc = "The user's id.")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateUserInput,
     ) -> AppResult<User> {
         let state = state(ctx);
         let p = principal(ctx)?;

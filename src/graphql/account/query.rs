@@ -26,7 +26,11 @@ impl AccountQuery {
     }
 
     /// A user: yourself, or anyone for an ADMIN; null otherwise.
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<User>> {
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] id: ID,
+    ) -> AppResult<Option<User>> {
         let p = principal(ctx)?;
         let id = ids::parse("id", &id)?;
         if id != p.user_id && !p.is_admin() {
@@ -40,9 +44,9 @@ impl AccountQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<UserFilter>,
+        #[graphql(desc = "Page size, 0 to 100; 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before.")] after: Option<String>,
+        #[graphql(desc = "Only users matching this.")] filter: Option<UserFilter>,
     ) -> AppResult<Page<User>> {
         principal(ctx)?.require_admin()?;
         let limit = page_size(first)?;

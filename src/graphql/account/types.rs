@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use crate::db::api_tokens::ApiTokenRow;
 use crate::db::users::{UserRole, UserRow};
 
-/// A person (or robot) with an account.
 pub struct User(pub UserRow);
 
+/// A person (or robot) with an account. Everyone sees their own account; ADMINs see all.
 #[Object]
 impl User {
+    /// The user's id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -30,6 +31,7 @@ impl User {
     async fn disabled(&self) -> bool {
         self.0.disabled
     }
+    /// When the account was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -44,6 +46,7 @@ pub struct AuthPayload {
     pub refresh_token: String,
     /// Lifetime of the access token, in seconds.
     pub expires_in: i64,
+    /// The signed-in user.
     pub user: User,
 }
 
@@ -73,17 +76,21 @@ impl ApiTokenScope {
     }
 }
 
-/// A token for CI and scripts. Its secret is shown once, at creation.
 pub struct ApiToken(pub ApiTokenRow);
 
+/// A token for CI and scripts. Its secret is shown once, at creation; what is listed here
+/// is everything else about it.
 #[Object]
 impl ApiToken {
+    /// The token's id, for `revokeApiToken`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// What the token is for, as given at creation.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// What the token may do: READ (queries) and/or WRITE (mutations).
     async fn scopes(&self) -> Vec<ApiTokenScope> {
         self.0
             .scopes
@@ -91,6 +98,7 @@ impl ApiToken {
             .filter_map(|s| ApiTokenScope::parse(s))
             .collect()
     }
+    /// When the token was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -109,34 +117,45 @@ impl ApiToken {
 pub struct CreatedApiToken {
     /// The secret, prefixed `mst_`: send it as `Authorization: Bearer`.
     pub token: String,
+    /// The token's details, as `apiTokens` lists them.
     pub api_token: ApiToken,
 }
 
+/// A new account.
 #[derive(InputObject)]
 pub struct RegisterInput {
+    /// A valid email address, at most 254 characters; stored lower-case and unique.
     pub email: String,
     /// At least 10 characters, at most 1024 bytes.
     pub password: String,
+    /// Display name, 1 to 200 characters.
     pub name: String,
 }
 
+/// Credentials for `login`.
 #[derive(InputObject)]
 pub struct LoginInput {
+    /// The account's email (any case).
     pub email: String,
+    /// The account's password.
     pub password: String,
 }
 
+/// A password change: the current password proves it is you.
 #[derive(InputObject)]
 pub struct ChangePasswordInput {
+    /// The password in use now.
     pub current_password: String,
     /// At least 10 characters, at most 1024 bytes.
     pub new_password: String,
 }
 
+/// A new API token.
 #[derive(InputObject)]
 pub struct CreateApiTokenInput {
     /// What the token is for, e.g. "nightly training CI".
     pub name: String,
+    /// What it may do: at least one of READ and WRITE.
     pub scopes: Vec<ApiTokenScope>,
     /// When the token stops working; omit for a token that does not expire.
     pub expires_at: Option<DateTime<Utc>>,
@@ -152,6 +171,7 @@ pub struct UserFilter {
 /// Changes an administrator may make to an account.
 #[derive(InputObject)]
 pub struct UpdateUserInput {
+    /// The new global role; omit to keep it.
     pub role: Option<UserRole>,
     /// Disabling also ends all of the user's sessions at once.
     pub disabled: Option<bool>,

@@ -71,7 +71,7 @@ impl ArtifactMutation {
     async fn create_artifact_upload(
         &self,
         ctx: &Context<'_>,
-        input: CreateArtifactUploadInput,
+        #[graphql(desc = "The file to upload.")] input: CreateArtifactUploadInput,
     ) -> AppResult<ArtifactUpload> {
         let state = state(ctx);
         let (owner, project_id, owner_path) = match (&input.run_id, &input.model_version_id) {
@@ -210,8 +210,10 @@ impl ArtifactMutation {
     async fn complete_artifact_upload(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        parts: Option<Vec<CompletedPartInput>>,
+        #[graphql(desc = "The artifact's id.")] id: ID,
+        #[graphql(desc = "For a multipart upload: every part, with its ETag.")] parts: Option<
+            Vec<CompletedPartInput>,
+        >,
     ) -> AppResult<Artifact> {
         let state = state(ctx);
         let artifact = editable(ctx, &id).await?;
@@ -277,7 +279,11 @@ impl ArtifactMutation {
 
     /// Deletes an artifact (or abandons a PENDING upload); its object is removed from the
     /// store, retried until the store confirms.
-    async fn delete_artifact(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+    async fn delete_artifact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The artifact's id.")] id: ID,
+    ) -> AppResult<bool> {
         let state = state(ctx);
         let artifact = editable(ctx, &id).await?;
         let deleted = artifacts::delete(&state.db, artifact.0.id).await?;

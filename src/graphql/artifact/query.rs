@@ -15,7 +15,11 @@ pub struct ArtifactQuery;
 #[Object]
 impl ArtifactQuery {
     /// An artifact you can see; null otherwise.
-    async fn artifact(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Artifact>> {
+    async fn artifact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The artifact's id.")] id: ID,
+    ) -> AppResult<Option<Artifact>> {
         visible_artifact(ctx, ids::parse("id", &id)?).await
     }
 }

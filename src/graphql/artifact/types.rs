@@ -14,12 +14,14 @@ use crate::graphql::loaders::{RunKey, VersionKey};
 use crate::graphql::model::types::ModelVersion;
 use crate::graphql::run::types::Run;
 
-/// A file of a run or a model version. Its bytes live in the object store and move
-/// through short-lived signed URLs. Only built for callers who may see its project.
+/// Only built for callers who may see its project.
 pub struct Artifact(pub ArtifactRow);
 
+/// A file of a run or a model version. Its bytes live in the object store and move
+/// through short-lived signed URLs.
 #[Object]
 impl Artifact {
+    /// The artifact's id.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
@@ -27,9 +29,11 @@ impl Artifact {
     async fn path(&self) -> &str {
         &self.0.path
     }
+    /// Size in bytes, as declared at upload and checked at completion (at most 5 TiB).
     async fn size_bytes(&self) -> i64 {
         self.0.size_bytes
     }
+    /// The media type it is served with.
     async fn content_type(&self) -> &str {
         &self.0.content_type
     }
@@ -38,9 +42,11 @@ impl Artifact {
     async fn sha256(&self) -> Option<&str> {
         self.0.sha256.as_deref()
     }
+    /// PENDING until `completeArtifactUpload` confirmed the bytes, then AVAILABLE.
     async fn status(&self) -> ArtifactStatus {
         self.0.status
     }
+    /// When the upload was registered.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -85,7 +91,9 @@ impl Artifact {
 /// An HTTP header a client must send with a signed URL.
 #[derive(SimpleObject, Clone)]
 pub struct HttpHeader {
+    /// The header's name.
     pub name: String,
+    /// Its exact value.
     pub value: String,
 }
 
@@ -93,24 +101,32 @@ pub struct HttpHeader {
 /// response header for `completeArtifactUpload`.
 #[derive(SimpleObject)]
 pub struct UploadPart {
+    /// The part's number, from 1.
     pub part_number: i32,
+    /// The signed URL to PUT the part to.
     pub url: String,
+    /// Headers to send with the PUT.
     pub headers: Vec<HttpHeader>,
 }
 
 /// How to upload a large file: in parts of `partSize` bytes (the last one shorter).
 #[derive(SimpleObject)]
 pub struct MultipartUpload {
+    /// Bytes in every part but the last.
     pub part_size: i64,
+    /// The parts, in order.
     pub parts: Vec<UploadPart>,
 }
 
 /// Where and how to upload an artifact's bytes.
 #[derive(SimpleObject)]
 pub struct ArtifactUpload {
+    /// The artifact, PENDING until `completeArtifactUpload`.
     pub artifact: Artifact,
     /// PUT the whole file here, with `uploadHeaders`; null for a multipart upload.
     pub upload_url: Option<String>,
+    /// Headers the PUT must carry exactly (the content type; for S3, the declared
+    /// checksum, which a local-disk store carries in the URL instead).
     pub upload_headers: Vec<HttpHeader>,
     /// Set (instead of `uploadUrl`) for files over 64 MiB.
     pub multipart: Option<MultipartUpload>,
@@ -118,6 +134,7 @@ pub struct ArtifactUpload {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A file to upload to a run or a model version (EDITOR or OWNER of its project).
 #[derive(InputObject)]
 pub struct CreateArtifactUploadInput {
     /// The run to attach it to (or give `modelVersionId`).
@@ -126,6 +143,7 @@ pub struct CreateArtifactUploadInput {
     pub model_version_id: Option<ID>,
     /// Relative path such as `checkpoints/model.pt`.
     pub path: String,
+    /// The exact size in bytes, 0 to 5 TiB.
     pub size_bytes: i64,
     /// Default `application/octet-stream`.
     pub content_type: Option<String>,
@@ -136,6 +154,7 @@ pub struct CreateArtifactUploadInput {
 /// A part uploaded in a multipart upload.
 #[derive(InputObject)]
 pub struct CompletedPartInput {
+    /// The part's number, as given in `MultipartUpload.parts`.
     pub part_number: i32,
     /// The `ETag` response header of the part's PUT.
     pub etag: String,

@@ -18,10 +18,11 @@ pub struct ExperimentMutation;
 
 #[Object]
 impl ExperimentMutation {
+    /// Creates an experiment in a project (EDITOR or OWNER).
     async fn create_experiment(
         &self,
         ctx: &Context<'_>,
-        input: CreateExperimentInput,
+        #[graphql(desc = "The new experiment.")] input: CreateExperimentInput,
     ) -> AppResult<Experiment> {
         let project_id = ids::parse("projectId", &input.project_id)?;
         require(ctx, project_id, ProjectRole::Editor, "project").await?;
@@ -40,11 +41,12 @@ impl ExperimentMutation {
         Ok(Experiment(row))
     }
 
+    /// Renames, describes or retags an experiment (EDITOR or OWNER).
     async fn update_experiment(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateExperimentInput,
+        #[graphql(desc = "The experiment's id.")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateExperimentInput,
     ) -> AppResult<Experiment> {
         let experiment = editable(ctx, &id).await?;
         let name = input
@@ -71,7 +73,11 @@ impl ExperimentMutation {
     }
 
     /// Deletes an experiment with its runs, in one transaction.
-    async fn delete_experiment(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+    async fn delete_experiment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The experiment's id.")] id: ID,
+    ) -> AppResult<bool> {
         let experiment = editable(ctx, &id).await?;
         let deleted = db::experiments::delete(&state(ctx).db, experiment.0.id).await?;
         state(ctx).storage.wake.notify_one();

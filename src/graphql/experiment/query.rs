@@ -15,7 +15,11 @@ pub struct ExperimentQuery;
 #[Object]
 impl ExperimentQuery {
     /// An experiment you can see; null otherwise.
-    async fn experiment(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Experiment>> {
+    async fn experiment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The experiment's id.")] id: ID,
+    ) -> AppResult<Option<Experiment>> {
         visible_experiment(ctx, ids::parse("id", &id)?).await
     }
 }

@@ -44,7 +44,7 @@ impl ExperimentSubscription {
     async fn experiment_runs(
         &self,
         ctx: &Context<'_>,
-        experiment_id: ID,
+        #[graphql(desc = "The experiment's id.")] experiment_id: ID,
     ) -> Result<impl Stream<Item = async_graphql::Result<RunEvent>> + use<>, AppError> {
         let id = ids::parse("experimentId", &experiment_id)?;
         let experiment = visible_experiment(ctx, id)

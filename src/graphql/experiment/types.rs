@@ -15,14 +15,17 @@ use crate::graphql::project::types::Project;
 use crate::graphql::run::search::{RunFilter, RunOrderBy, run_query, search_page};
 use crate::graphql::run::types::Run;
 
-/// A named group of runs. Only built for callers who may see its project.
+/// Only built for callers who may see its project.
 pub struct Experiment(pub ExperimentRow);
 
+/// A named group of runs in a project, e.g. one model family trained many ways.
 #[Object]
 impl Experiment {
+    /// The experiment's id.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
+    /// The project it belongs to.
     async fn project(&self, ctx: &Context<'_>) -> AppResult<Project> {
         // Same project as this experiment, which the caller may see.
         loader(ctx)
@@ -31,22 +34,27 @@ impl Experiment {
             .map(Project)
             .ok_or_else(|| AppError::not_found("project"))
     }
-    /// Unique within the project.
+    /// Unique within the project, at most 200 characters.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// What the experiment tries, at most 10,000 characters.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
+    /// Its tags, ordered by key.
     async fn tags(&self) -> Vec<Tag> {
         tag_list(&self.0.tags)
     }
+    /// When the experiment was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When its name, description or tags last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// Who created it (null if that account was deleted).
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         user(ctx, self.0.created_by).await
     }
@@ -56,10 +64,12 @@ impl Experiment {
     async fn runs(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<RunFilter>,
-        order_by: Option<RunOrderBy>,
+        #[graphql(desc = "Page size, 0 to 100; 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before.")] after: Option<String>,
+        #[graphql(desc = "Only runs matching this.")] filter: Option<RunFilter>,
+        #[graphql(desc = "The order of the runs; oldest first when omitted.")] order_by: Option<
+            RunOrderBy,
+        >,
     ) -> AppResult<Page<Run>> {
         let limit = page_size(first)?;
         let query = run_query(filter, order_by, after.as_deref(), limit)?;
@@ -77,19 +87,26 @@ impl Experiment {
     }
 }
 
+/// A new experiment (EDITOR or OWNER of the project).
 #[derive(InputObject)]
 pub struct CreateExperimentInput {
+    /// The project's id.
     pub project_id: ID,
-    /// Unique within the project.
+    /// Unique within the project, 1 to 200 characters.
     pub name: String,
+    /// What the experiment tries, at most 10,000 characters.
     pub description: Option<String>,
+    /// Tags to start with, at most 100.
     #[graphql(default)]
     pub tags: Vec<TagInput>,
 }
 
+/// Changes to an experiment; omitted fields keep their value.
 #[derive(InputObject)]
 pub struct UpdateExperimentInput {
+    /// A new name, unique within the project, 1 to 200 characters.
     pub name: Option<String>,
+    /// A new description, at most 10,000 characters.
     pub description: Option<String>,
     /// Replaces all tags when given.
     pub tags: Option<Vec<TagInput>>,

@@ -25,7 +25,12 @@ pub struct ModelMutation;
 
 #[Object]
 impl ModelMutation {
-    async fn create_model(&self, ctx: &Context<'_>, input: CreateModelInput) -> AppResult<Model> {
+    /// Registers a model in a project (EDITOR or OWNER).
+    async fn create_model(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new model.")] input: CreateModelInput,
+    ) -> AppResult<Model> {
         let project_id = ids::parse("projectId", &input.project_id)?;
         require(ctx, project_id, ProjectRole::Editor, "project").await?;
         let name = validate::name("name", &input.name)?;
@@ -43,11 +48,12 @@ impl ModelMutation {
         Ok(Model(row))
     }
 
+    /// Renames, describes or retags a model (EDITOR or OWNER).
     async fn update_model(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateModelInput,
+        #[graphql(desc = "The model's id.")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateModelInput,
     ) -> AppResult<Model> {
         let model = editable_model(ctx, "id", &id).await?;
         let name = input
@@ -74,7 +80,11 @@ impl ModelMutation {
     }
 
     /// Deletes a model with its versions and aliases, in one transaction.
-    async fn delete_model(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+    async fn delete_model(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The model's id.")] id: ID,
+    ) -> AppResult<bool> {
         let model = editable_model(ctx, "id", &id).await?;
         let deleted = db::models::delete(&state(ctx).db, model.0.id).await?;
         state(ctx).storage.wake.notify_one();
@@ -86,7 +96,7 @@ impl ModelMutation {
     async fn create_model_version(
         &self,
         ctx: &Context<'_>,
-        input: CreateModelVersionInput,
+        #[graphql(desc = "The new version.")] input: CreateModelVersionInput,
     ) -> AppResult<ModelVersion> {
         let model = editable_model(ctx, "modelId", &input.model_id).await?;
         let source_run_id = match &input.source_run_id {
@@ -124,9 +134,13 @@ impl ModelMutation {
     async fn set_model_version_stage(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        stage: ModelStage,
-        #[graphql(default = true)] archive_existing: bool,
+        #[graphql(desc = "The version's id.")] id: ID,
+        #[graphql(desc = "The stage to move it to.")] stage: ModelStage,
+        #[graphql(
+            default = true,
+            desc = "When promoting to PRODUCTION, archive the version that is in PRODUCTION now."
+        )]
+        archive_existing: bool,
     ) -> AppResult<ModelVersion> {
         let version = editable_version(ctx, "id", &id).await?;
         let row = db::models::set_stage(&state(ctx).db, version.0.id, stage, !archive_existing)
@@ -144,7 +158,11 @@ impl ModelMutation {
     }
 
     /// Deletes a version (its number is not reused) and the aliases pointing at it.
-    async fn delete_model_version(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+    async fn delete_model_version(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The version's id.")] id: ID,
+    ) -> AppResult<bool> {
         let version = editable_version(ctx, "id", &id).await?;
         let deleted = db::models::delete_version(&state(ctx).db, version.0.id).await?;
         state(ctx).storage.wake.notify_one();
@@ -156,9 +174,12 @@ impl ModelMutation {
     async fn set_model_alias(
         &self,
         ctx: &Context<'_>,
-        model_id: ID,
+        #[graphql(desc = "The model's id.")] model_id: ID,
+        #[graphql(
+            desc = "1 to 64 lower-case letters, digits, `_` and `-`, starting with a letter; not `latest` nor `v<digits>`."
+        )]
         alias: String,
-        version_id: ID,
+        #[graphql(desc = "The id of a version of this model.")] version_id: ID,
     ) -> AppResult<ModelVersion> {
         let model = editable_model(ctx, "modelId", &model_id).await?;
         validate_alias(&alias)?;
@@ -191,8 +212,8 @@ impl ModelMutation {
     async fn delete_model_alias(
         &self,
         ctx: &Context<'_>,
-        model_id: ID,
-        alias: String,
+        #[graphql(desc = "The model's id.")] model_id: ID,
+        #[graphql(desc = "The alias to remove.")] alias: String,
     ) -> AppResult<bool> {
         let model = editable_model(ctx, "modelId", &model_id).await?;
         if !db::models::delete_alias(&state(ctx).db, model.0.id, &alias, principal(ctx)?.user_id)

@@ -15,12 +15,20 @@ pub struct ModelQuery;
 #[Object]
 impl ModelQuery {
     /// A model you can see; null otherwise.
-    async fn model(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Model>> {
+    async fn model(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The model's id.")] id: ID,
+    ) -> AppResult<Option<Model>> {
         visible_model(ctx, ids::parse("id", &id)?).await
     }
 
     /// A model version you can see; null otherwise.
-    async fn model_version(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<ModelVersion>> {
+    async fn model_version(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The version's id.")] id: ID,
+    ) -> AppResult<Option<ModelVersion>> {
         visible_version(ctx, ids::parse("id", &id)?).await
     }
 }

@@ -47,7 +47,7 @@ impl ModelSubscription {
     async fn model_events(
         &self,
         ctx: &Context<'_>,
-        model_id: ID,
+        #[graphql(desc = "The model's id.")] model_id: ID,
     ) -> Result<impl Stream<Item = async_graphql::Result<ModelEvent>> + use<>, AppError> {
         let id = ids::parse("modelId", &model_id)?;
         let model = visible_model(ctx, id)

@@ -21,15 +21,18 @@ use crate::graphql::loaders::{
 use crate::graphql::project::types::Project;
 use crate::graphql::run::types::Run;
 
-/// A registered model: a named line of versions. Only built for callers who may see its
-/// project.
+/// Only built for callers who may see its project.
 pub struct Model(pub ModelRow);
 
+/// A registered model: a named line of versions, each with a stage, aliases pointing at
+/// some of them, and lineage back to the run that made it.
 #[Object]
 impl Model {
+    /// The model's id.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
+    /// The project it belongs to.
     async fn project(&self, ctx: &Context<'_>) -> AppResult<Project> {
         loader(ctx)
             .load_one(ProjectKey(self.0.project_id))
@@ -37,22 +40,27 @@ impl Model {
             .map(Project)
             .ok_or_else(|| AppError::not_found("project"))
     }
-    /// Unique within the project.
+    /// Unique within the project, at most 200 characters.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// What the model does, at most 10,000 characters.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
+    /// Its tags, ordered by key.
     async fn tags(&self) -> Vec<Tag> {
         tag_list(&self.0.tags)
     }
+    /// When the model was registered.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When its name, description or tags last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// Who registered it (null if that account was deleted).
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         user(ctx, self.0.created_by).await
     }
@@ -61,8 +69,8 @@ impl Model {
     async fn versions(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Page size, 0 to 100; 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before.")] after: Option<String>,
     ) -> AppResult<Page<ModelVersion>> {
         let limit = page_size(first)?;
         let before = after
@@ -109,7 +117,7 @@ impl Model {
     async fn alias_history(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20, desc = "How many changes, 0 to 100.")] first: i32,
     ) -> AppResult<Vec<AliasEvent>> {
         let limit = page_size(Some(first))?;
         let rows = db::models::alias_history(&state(ctx).db, self.0.id, limit as i64).await?;
@@ -117,14 +125,16 @@ impl Model {
     }
 }
 
-/// A numbered version of a model, with its lineage back to the run that made it.
 pub struct ModelVersion(pub VersionRow);
 
+/// A numbered version of a model, with its lineage back to the run that made it.
 #[Object]
 impl ModelVersion {
+    /// The version's id.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
+    /// The model it is a version of.
     async fn model(&self, ctx: &Context<'_>) -> AppResult<Model> {
         loader(ctx)
             .load_one(ModelKey(self.0.model_id))
@@ -136,6 +146,7 @@ impl ModelVersion {
     async fn version(&self) -> i32 {
         self.0.version
     }
+    /// Where it is in its life: NONE, STAGING, PRODUCTION or ARCHIVED.
     async fn stage(&self) -> ModelStage {
         self.0.stage
     }
@@ -158,12 +169,15 @@ impl ModelVersion {
         };
         Ok(can_read(ctx, row.project_id).await?.then_some(Run(row)))
     }
+    /// What changed in this version, at most 10,000 characters.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
+    /// When the version was registered.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// Who registered it (null if that account was deleted).
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         user(ctx, self.0.created_by).await
     }
@@ -177,14 +191,16 @@ impl ModelVersion {
     }
 }
 
-/// A named pointer to one version of a model.
 pub struct ModelAlias(pub AliasRow);
 
+/// A named pointer to one version of a model (`champion`), moved by `setModelAlias`.
 #[Object]
 impl ModelAlias {
+    /// The alias, unique within the model.
     async fn alias(&self) -> &str {
         &self.0.alias
     }
+    /// The version it points at.
     async fn version(&self, ctx: &Context<'_>) -> AppResult<Option<ModelVersion>> {
         Ok(loader(ctx)
             .load_one(VersionKey(self.0.version_id))
@@ -195,16 +211,18 @@ impl ModelAlias {
     async fn version_number(&self) -> i32 {
         self.0.version
     }
+    /// When it was last set or moved.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// One change of an alias.
 pub struct AliasEvent(pub AliasEventRow);
 
+/// One change of an alias: set, moved or deleted.
 #[Object]
 impl AliasEvent {
+    /// The alias that changed.
     async fn alias(&self) -> &str {
         &self.0.alias
     }
@@ -212,36 +230,48 @@ impl AliasEvent {
     async fn version(&self) -> Option<i32> {
         self.0.version
     }
+    /// Who changed it (null if that account was deleted).
     async fn changed_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         user(ctx, self.0.changed_by).await
     }
+    /// When it changed.
     async fn changed_at(&self) -> DateTime<Utc> {
         self.0.changed_at
     }
 }
 
+/// A new registered model (EDITOR or OWNER of the project).
 #[derive(InputObject)]
 pub struct CreateModelInput {
+    /// The project's id.
     pub project_id: ID,
-    /// Unique within the project.
+    /// Unique within the project, 1 to 200 characters.
     pub name: String,
+    /// What the model does, at most 10,000 characters.
     pub description: Option<String>,
+    /// Tags to start with, at most 100.
     #[graphql(default)]
     pub tags: Vec<TagInput>,
 }
 
+/// Changes to a model; omitted fields keep their value.
 #[derive(InputObject)]
 pub struct UpdateModelInput {
+    /// A new name, unique within the project, 1 to 200 characters.
     pub name: Option<String>,
+    /// A new description, at most 10,000 characters.
     pub description: Option<String>,
     /// Replaces all tags when given.
     pub tags: Option<Vec<TagInput>>,
 }
 
+/// A new version of a model; it gets the next number and stage NONE.
 #[derive(InputObject)]
 pub struct CreateModelVersionInput {
+    /// The model's id.
     pub model_id: ID,
     /// The run that produced it; you must be able to read that run.
     pub source_run_id: Option<ID>,
+    /// What changed in this version, at most 10,000 characters.
     pub description: Option<String>,
 }

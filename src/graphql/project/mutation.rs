@@ -23,7 +23,7 @@ impl ProjectMutation {
     async fn create_project(
         &self,
         ctx: &Context<'_>,
-        input: CreateProjectInput,
+        #[graphql(desc = "The new project.")] input: CreateProjectInput,
     ) -> AppResult<Project> {
         let p = principal(ctx)?;
         let name = validate::name("name", &input.name)?;
@@ -37,8 +37,8 @@ impl ProjectMutation {
     async fn update_project(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateProjectInput,
+        #[graphql(desc = "The project's id.")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateProjectInput,
     ) -> AppResult<Project> {
         let id = ids::parse("id", &id)?;
         require(ctx, id, ProjectRole::Owner, "project").await?;
@@ -55,7 +55,11 @@ impl ProjectMutation {
     }
 
     /// Deletes a project and everything in it, in one transaction (OWNER).
-    async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+    async fn delete_project(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The project's id.")] id: ID,
+    ) -> AppResult<bool> {
         let id = ids::parse("id", &id)?;
         require(ctx, id, ProjectRole::Owner, "project").await?;
         if !db::projects::delete(&state(ctx).db, id).await? {
@@ -69,7 +73,7 @@ impl ProjectMutation {
     async fn add_project_member(
         &self,
         ctx: &Context<'_>,
-        input: AddProjectMemberInput,
+        #[graphql(desc = "Who and with which role.")] input: AddProjectMemberInput,
     ) -> AppResult<ProjectMember> {
         let project_id = ids::parse("projectId", &input.project_id)?;
         require(ctx, project_id, ProjectRole::Owner, "project").await?;
@@ -89,7 +93,7 @@ impl ProjectMutation {
     async fn update_project_member(
         &self,
         ctx: &Context<'_>,
-        input: UpdateProjectMemberInput,
+        #[graphql(desc = "Who and the new role.")] input: UpdateProjectMemberInput,
     ) -> AppResult<ProjectMember> {
         let project_id = ids::parse("projectId", &input.project_id)?;
         let user_id = ids::parse("userId", &input.user_id)?;
@@ -109,8 +113,8 @@ impl ProjectMutation {
     async fn remove_project_member(
         &self,
         ctx: &Context<'_>,
-        project_id: ID,
-        user_id: ID,
+        #[graphql(desc = "The project's id.")] project_id: ID,
+        #[graphql(desc = "The member's user id (yours to leave).")] user_id: ID,
     ) -> AppResult<bool> {
         let project_id = ids::parse("projectId", &project_id)?;
         let user_id = ids::parse("userId", &user_id)?;

@@ -19,7 +19,11 @@ pub struct ProjectQuery;
 #[Object]
 impl ProjectQuery {
     /// A project you can see; null otherwise (whether or not it exists).
-    async fn project(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Project>> {
+    async fn project(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The project's id.")] id: ID,
+    ) -> AppResult<Option<Project>> {
         let id = ids::parse("id", &id)?;
         visible_project(ctx, id).await
     }
@@ -29,9 +33,9 @@ impl ProjectQuery {
     async fn projects(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<ProjectFilter>,
+        #[graphql(desc = "Page size, 0 to 100; 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before.")] after: Option<String>,
+        #[graphql(desc = "Only projects matching this.")] filter: Option<ProjectFilter>,
     ) -> AppResult<Page<Project>> {
         let p = principal(ctx)?;
         let viewer = (!p.is_admin()).then_some(p.user_id);

@@ -14,24 +14,30 @@ use crate::graphql::ids::to_id;
 use crate::graphql::loaders::{ChildPageKey, ExperimentPageKey, MembersKey, ModelPageKey};
 use crate::graphql::model::types::Model;
 
-/// A workspace of experiments and models, shared with its members.
 /// Only built for callers who may see it.
 pub struct Project(pub ProjectRow);
 
+/// A workspace of experiments and models, shared with its members. Members see it; OWNERs
+/// manage its members; ADMINs see every project.
 #[Object]
 impl Project {
+    /// The project's id.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
+    /// The project's name, unique across projects, at most 200 characters.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// What the project is for, at most 10,000 characters.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
+    /// When the project was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When the project's name or description last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
@@ -56,8 +62,8 @@ impl Project {
     async fn experiments(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Page size, 0 to 100; 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before.")] after: Option<String>,
     ) -> AppResult<Page<Experiment>> {
         let limit = page_size(first)?;
         let after = decode_id_cursor(after.as_deref())?;
@@ -84,8 +90,8 @@ impl Project {
     async fn models(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Page size, 0 to 100; 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before.")] after: Option<String>,
     ) -> AppResult<Page<Model>> {
         let limit = page_size(first)?;
         let after = decode_id_cursor(after.as_deref())?;
@@ -109,51 +115,68 @@ impl Project {
     }
 }
 
-/// A user's role in a project.
 pub struct ProjectMember(pub MemberRow);
 
+/// A user's role in a project.
 #[Object]
 impl ProjectMember {
+    /// The member (null if the account was deleted).
     async fn user(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         user(ctx, Some(self.0.user_id)).await
     }
+    /// What the member may do: VIEWER reads, EDITOR also writes, OWNER also manages members.
     async fn role(&self) -> ProjectRole {
         self.0.role
     }
+    /// When the member was added.
     async fn added_at(&self) -> DateTime<Utc> {
         self.0.added_at
     }
 }
 
+/// A new project; its creator becomes its OWNER.
 #[derive(InputObject)]
 pub struct CreateProjectInput {
+    /// Unique across projects, 1 to 200 characters.
     pub name: String,
+    /// What the project is for, at most 10,000 characters.
     pub description: Option<String>,
 }
 
+/// Changes to a project; omitted fields keep their value.
 #[derive(InputObject)]
 pub struct UpdateProjectInput {
+    /// A new unique name, 1 to 200 characters.
     pub name: Option<String>,
+    /// A new description, at most 10,000 characters.
     pub description: Option<String>,
 }
 
+/// Filter of the project list.
 #[derive(InputObject, Default)]
 pub struct ProjectFilter {
     /// Case-insensitive substring of the name or description.
     pub search: Option<String>,
 }
 
+/// A new member of a project (OWNERs only).
 #[derive(InputObject)]
 pub struct AddProjectMemberInput {
+    /// The project's id.
     pub project_id: ID,
     /// The email of an existing account.
     pub email: String,
+    /// The role to give.
     pub role: ProjectRole,
 }
 
+/// A new role for a member (OWNERs only; a project keeps at least one OWNER).
 #[derive(InputObject)]
 pub struct UpdateProjectMemberInput {
+    /// The project's id.
     pub project_id: ID,
+    /// The member's user id.
     pub user_id: ID,
+    /// The role to give.
     pub role: ProjectRole,
 }

@@ -29,7 +29,11 @@ pub struct RunMutation;
 #[Object]
 impl RunMutation {
     /// Starts a run (status RUNNING) with its first params and tags.
-    async fn create_run(&self, ctx: &Context<'_>, input: CreateRunInput) -> AppResult<Run> {
+    async fn create_run(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new run.")] input: CreateRunInput,
+    ) -> AppResult<Run> {
         let experiment_id = ids::parse("experimentId", &input.experiment_id)?;
         let experiment = visible_experiment(ctx, experiment_id)
             .await?
@@ -62,7 +66,12 @@ impl RunMutation {
     }
 
     /// Renames a run or moves it along RUNNING → FINISHED / FAILED / KILLED.
-    async fn update_run(&self, ctx: &Context<'_>, id: ID, input: UpdateRunInput) -> AppResult<Run> {
+    async fn update_run(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The run's id.")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateRunInput,
+    ) -> AppResult<Run> {
         let run = editable(ctx, "id", &id).await?;
         let name = input
             .name
@@ -77,7 +86,11 @@ impl RunMutation {
     }
 
     /// Deletes a run with its params, tags and metrics, in one transaction.
-    async fn delete_run(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+    async fn delete_run(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The run's id.")] id: ID,
+    ) -> AppResult<bool> {
         let run = editable(ctx, "id", &id).await?;
         let deleted = db::runs::delete(&state(ctx).db, run.0.id).await?;
         state(ctx).storage.wake.notify_one();
@@ -92,8 +105,8 @@ impl RunMutation {
     async fn log_params(
         &self,
         ctx: &Context<'_>,
-        run_id: ID,
-        params: Vec<ParamInput>,
+        #[graphql(desc = "The run's id.")] run_id: ID,
+        #[graphql(desc = "The params, at most 100, each key once.")] params: Vec<ParamInput>,
     ) -> AppResult<Run> {
         let run = editable(ctx, "runId", &run_id).await?;
         let params = check_params("params", &params)?;
@@ -106,8 +119,8 @@ impl RunMutation {
     async fn set_run_tags(
         &self,
         ctx: &Context<'_>,
-        run_id: ID,
-        tags: Vec<TagInput>,
+        #[graphql(desc = "The run's id.")] run_id: ID,
+        #[graphql(desc = "The tags, at most 100, each key once.")] tags: Vec<TagInput>,
     ) -> AppResult<Run> {
         let run = editable(ctx, "runId", &run_id).await?;
         let tags = check_tags("tags", &tags)?;
@@ -121,8 +134,8 @@ impl RunMutation {
     async fn log_metrics(
         &self,
         ctx: &Context<'_>,
-        run_id: ID,
-        metrics: Vec<MetricInput>,
+        #[graphql(desc = "The run's id.")] run_id: ID,
+        #[graphql(desc = "The points, at most 1,000.")] metrics: Vec<MetricInput>,
     ) -> AppResult<i32> {
         let run = editable(ctx, "runId", &run_id).await?;
         let points = check_metrics(&metrics)?;

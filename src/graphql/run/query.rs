@@ -23,7 +23,11 @@ pub struct RunQuery;
 #[Object]
 impl RunQuery {
     /// A run you can see; null otherwise.
-    async fn run(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Run>> {
+    async fn run(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The run's id.")] id: ID,
+    ) -> AppResult<Option<Run>> {
         visible_run(ctx, ids::parse("id", &id)?).await
     }
 
@@ -34,11 +38,14 @@ impl RunQuery {
     async fn runs(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The experiments to search, 1 to 100, each one you can see.")]
         experiment_ids: Vec<ID>,
-        filter: Option<RunFilter>,
-        order_by: Option<RunOrderBy>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Only runs matching this.")] filter: Option<RunFilter>,
+        #[graphql(desc = "The order of the runs; oldest first when omitted.")] order_by: Option<
+            RunOrderBy,
+        >,
+        #[graphql(desc = "Page size, 0 to 100; 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before.")] after: Option<String>,
     ) -> AppResult<Page<Run>> {
         if experiment_ids.is_empty() || experiment_ids.len() > MAX_SEARCH_EXPERIMENTS {
             return Err(AppError::validation(

@@ -22,6 +22,7 @@ pub const MAX_IN_VALUES: usize = 100;
 /// Matches a tag's or param's value.
 #[derive(InputObject, Debug, Clone)]
 pub struct KeyValueCondition {
+    /// The tag's or param's key; runs without it do not match.
     pub key: String,
     /// The value equals this.
     pub equals: Option<String>,
@@ -30,20 +31,29 @@ pub struct KeyValueCondition {
     pub in_: Option<Vec<String>>,
 }
 
+/// How a metric compares with a value.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ComparisonOp {
+    /// Less than.
     Lt,
+    /// Less than or equal.
     Lte,
+    /// Equal.
     Eq,
+    /// Greater than or equal.
     Gte,
+    /// Greater than.
     Gt,
 }
 
 /// Compares a metric's latest value.
 #[derive(InputObject, Debug, Clone)]
 pub struct MetricCondition {
+    /// The metric's key; runs without it do not match.
     pub key: String,
+    /// How the latest value compares with `value`.
     pub op: ComparisonOp,
+    /// A finite number.
     pub value: f64,
 }
 
@@ -58,27 +68,40 @@ pub struct RunFilter {
     pub name: Option<String>,
     /// The name contains this (case-insensitive).
     pub name_contains: Option<String>,
+    /// Every one of these tag conditions holds.
     pub tags: Option<Vec<KeyValueCondition>>,
+    /// Every one of these param conditions holds.
     pub params: Option<Vec<KeyValueCondition>>,
     /// On the latest value of each metric.
     pub metrics: Option<Vec<MetricCondition>>,
+    /// Every one of these filters holds.
     pub and: Option<Vec<RunFilter>>,
+    /// At least one of these filters holds.
     pub or: Option<Vec<RunFilter>>,
 }
 
+/// A run's own field to order by.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunAttribute {
+    /// When the run started.
     StartedAt,
+    /// When the run ended (running runs last).
     EndedAt,
+    /// The run's name.
     Name,
+    /// The run's status.
     Status,
+    /// When the run record was created.
     CreatedAt,
 }
 
+/// Which way to order.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortDirection {
+    /// Smallest first.
     #[default]
     Asc,
+    /// Largest first.
     Desc,
 }
 
@@ -86,9 +109,13 @@ pub enum SortDirection {
 /// Runs without a value come last; ties are broken by id.
 #[derive(InputObject, Debug, Clone)]
 pub struct RunOrderBy {
+    /// One of the run's own fields.
     pub attribute: Option<RunAttribute>,
+    /// The latest value of this metric.
     pub metric: Option<String>,
+    /// This param's value, compared as text.
     pub param: Option<String>,
+    /// Ascending unless told otherwise.
     #[graphql(default)]
     pub direction: SortDirection,
 }

@@ -31,8 +31,8 @@ impl RunSubscription {
     async fn run_metrics(
         &self,
         ctx: &Context<'_>,
-        run_id: ID,
-        keys: Option<Vec<String>>,
+        #[graphql(desc = "The run's id.")] run_id: ID,
+        #[graphql(desc = "Only these metric keys; all when omitted.")] keys: Option<Vec<String>>,
     ) -> Result<impl Stream<Item = async_graphql::Result<MetricBatch>> + use<>, AppError> {
         let id = ids::parse("runId", &run_id)?;
         let run = visible_run(ctx, id)
@@ -67,7 +67,7 @@ impl RunSubscription {
     async fn run_updated(
         &self,
         ctx: &Context<'_>,
-        run_id: ID,
+        #[graphql(desc = "The run's id.")] run_id: ID,
     ) -> Result<impl Stream<Item = async_graphql::Result<Run>> + use<>, AppError> {
         let id = ids::parse("runId", &run_id)?;
         let run = visible_run(ctx, id)

@@ -26,31 +26,39 @@ use crate::validate;
 /// Most points a downsampled history returns.
 pub const MAX_SAMPLED_POINTS: i32 = 10_000;
 
-/// One execution of training or evaluation code. Only built for callers who may see its
-/// project.
+/// Only built for callers who may see its project.
 pub struct Run(pub RunRow);
 
 /// A parameter: written once per run.
 #[derive(SimpleObject, Clone)]
 pub struct Param {
+    /// The param's key, unique in the run.
     pub key: String,
+    /// The param's value, as logged.
     pub value: String,
 }
 
 /// The latest value of a metric.
 #[derive(SimpleObject, Clone)]
 pub struct Metric {
+    /// The metric's key.
     pub key: String,
+    /// Its value at its greatest step.
     pub value: f64,
+    /// The greatest step logged.
     pub step: i64,
+    /// When that value was measured.
     pub timestamp: DateTime<Utc>,
 }
 
 /// One point of a metric's history.
 #[derive(SimpleObject, Clone)]
 pub struct MetricPoint {
+    /// The training step it was measured at.
     pub step: i64,
+    /// The measured value.
     pub value: f64,
+    /// When it was measured.
     pub timestamp: DateTime<Utc>,
 }
 
@@ -64,11 +72,15 @@ impl From<PointRow> for MetricPoint {
     }
 }
 
+/// One execution of training or evaluation code, with the params it ran with, the metrics
+/// it measured over steps, its tags and its artifacts.
 #[Object]
 impl Run {
+    /// The run's id.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
+    /// The experiment it belongs to.
     async fn experiment(&self, ctx: &Context<'_>) -> AppResult<Experiment> {
         loader(ctx)
             .load_one(ExperimentKey(self.0.experiment_id))
@@ -76,12 +88,15 @@ impl Run {
             .map(Experiment)
             .ok_or_else(|| AppError::not_found("experiment"))
     }
+    /// The run's name, at most 200 characters (not unique).
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// RUNNING until it is set to FINISHED, FAILED or KILLED.
     async fn status(&self) -> RunStatus {
         self.0.status
     }
+    /// When the run was created.
     async fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at
     }
@@ -89,6 +104,7 @@ impl Run {
     async fn ended_at(&self) -> Option<DateTime<Utc>> {
         self.0.ended_at
     }
+    /// Who created it (null if that account was deleted).
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         user(ctx, self.0.created_by).await
     }
@@ -141,9 +157,9 @@ impl Run {
     async fn metric_history(
         &self,
         ctx: &Context<'_>,
-        key: String,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "The metric's key.")] key: String,
+        #[graphql(desc = "Page size, 0 to 100; 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before.")] after: Option<String>,
     ) -> AppResult<Page<MetricPoint>> {
         validate::key("key", &key)?;
         let limit = page_size(first)?;
@@ -177,8 +193,8 @@ impl Run {
     async fn metric_history_sampled(
         &self,
         ctx: &Context<'_>,
-        key: String,
-        #[graphql(default = 1000)] max_points: i32,
+        #[graphql(desc = "The metric's key.")] key: String,
+        #[graphql(default = 1000, desc = "At most this many points, 4 to 10,000.")] max_points: i32,
     ) -> AppResult<Vec<MetricPoint>> {
         validate::key("key", &key)?;
         if !(4..=MAX_SAMPLED_POINTS).contains(&max_points) {
@@ -234,6 +250,7 @@ pub struct ParamInput {
 /// A metric point to log.
 #[derive(InputObject, Clone, Debug)]
 pub struct MetricInput {
+    /// 1–250 characters of letters, digits, `_ - . /` and spaces.
     pub key: String,
     /// A finite number: JSON cannot carry NaN or ±Infinity, and they are refused.
     pub value: f64,
@@ -244,20 +261,26 @@ pub struct MetricInput {
     pub timestamp: Option<DateTime<Utc>>,
 }
 
+/// A new run, RUNNING from now (EDITOR or OWNER of the project).
 #[derive(InputObject)]
 pub struct CreateRunInput {
+    /// The experiment's id.
     pub experiment_id: ID,
     /// Default: `run-` and the start of the id.
     pub name: Option<String>,
+    /// Params to start with, at most 100.
     #[graphql(default)]
     pub params: Vec<ParamInput>,
+    /// Tags to start with, at most 100.
     #[graphql(default)]
     pub tags: Vec<crate::graphql::common::TagInput>,
 }
 
+/// Changes to a run; omitted fields keep their value.
 #[derive(InputObject)]
 pub struct UpdateRunInput {
     /// Leaving RUNNING sets `endedAt`; going back to RUNNING clears it.
     pub status: Option<RunStatus>,
+    /// A new name, 1 to 200 characters.
     pub name: Option<String>,
 }
