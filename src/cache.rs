@@ -30,6 +30,17 @@ struct Redis {
     conn: ConnectionManager,
     prefix: String,
     breaker: Breaker,
+    /// Calls sent to Redis.
+    calls: AtomicU64,
+    /// Calls served in-process instead (Redis failed, was slow, or the breaker was open).
+    fallbacks: AtomicU64,
+}
+
+/// What the cache has done since the process started, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub calls: u64,
+    pub fallbacks: u64,
 }
 
 type Memory = Arc<Mutex<HashMap<String, Entry>>>;
@@ -79,6 +90,8 @@ impl Cache {
                 conn,
                 prefix: prefix.to_string(),
                 breaker: Breaker::default(),
+                calls: AtomicU64::new(0),
+                fallbacks: AtomicU64::new(0),
             })),
         })
     }
@@ -87,6 +100,25 @@ impl Cache {
         match self.redis {
             Some(_) => "redis",
             None => "in-process",
+        }
+    }
+
+    /// How many calls went to Redis and how many fell back to the process.
+    pub fn stats(&self) -> CacheStats {
+        self.redis
+            .as_ref()
+            .map(|r| CacheStats {
+                calls: r.calls.load(Ordering::Relaxed),
+                fallbacks: r.fallbacks.load(Ordering::Relaxed),
+            })
+            .unwrap_or_default()
+    }
+
+    /// The health as the last call found it, without asking Redis.
+    pub fn health_now(&self) -> CacheHealth {
+        match &self.redis {
+            Some(redis) if redis.breaker.is_open() => CacheHealth::Degraded,
+            _ => CacheHealth::Up,
         }
     }
 
@@ -248,23 +280,24 @@ impl Redis {
     /// "use the fallback".
     async fn guarded<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
         if !self.breaker.allows() {
-            crate::metrics::COUNTERS.cache_fallback();
+            self.fallbacks.fetch_add(1, Ordering::Relaxed);
             return None;
         }
+        self.calls.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(CALL_BUDGET, call).await {
             Ok(Ok(value)) => {
                 self.breaker.succeeded();
                 Some(value)
             }
             Ok(Err(err)) => {
-                crate::metrics::COUNTERS.cache_fallback();
+                self.fallbacks.fetch_add(1, Ordering::Relaxed);
                 if self.breaker.failed() {
                     tracing::warn!(error = %err, "redis failed: using in-process fallbacks");
                 }
                 None
             }
             Err(_) => {
-                crate::metrics::COUNTERS.cache_fallback();
+                self.fallbacks.fetch_add(1, Ordering::Relaxed);
                 if self.breaker.failed() {
                     tracing::warn!("redis did not answer in time: using in-process fallbacks");
                 }
@@ -323,7 +356,6 @@ impl Breaker {
         was == 0
     }
 
-    #[cfg(test)]
     fn is_open(&self) -> bool {
         self.open_until.load(Ordering::Acquire) != 0
     }

@@ -16,6 +16,7 @@ use crate::cache::Cache;
 use crate::config::{Config, MIN_JWT_SECRET_BYTES};
 use crate::db::health::DbHealth;
 use crate::events::Events;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::storage::local::LocalStore;
 use crate::storage::s3::{S3Settings, S3Store};
@@ -85,6 +86,7 @@ pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState>
         events,
         jwt: Arc::new(jwt),
         storage,
+        metrics: Metrics::default(),
     })
 }
 

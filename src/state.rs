@@ -9,6 +9,7 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::health::DbHealth;
 use crate::events::Events;
+use crate::metrics::Metrics;
 use crate::storage::Storage;
 
 #[derive(Clone)]
@@ -22,4 +23,6 @@ pub struct AppState {
     pub events: Events,
     pub jwt: Arc<JwtKeys>,
     pub storage: Storage,
+    /// What this server counts and times, for `/metrics`.
+    pub metrics: Metrics,
 }

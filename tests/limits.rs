@@ -280,13 +280,23 @@ async fn health_and_readiness_name_each_dependency() {
 }
 
 #[tokio::test]
-async fn metrics_count_responses_and_errors_in_prometheus_format() {
+async fn metrics_count_responses_errors_and_latencies_in_prometheus_format() {
     let app = TestApp::spawn().await;
     app.login(&unique_email("nobody"), "wrong password!!").await;
     let (status, _) = app.gql_raw(None, "{ me { id } }", json!({})).await;
     assert_eq!(status, 401);
+    let (status, _) = app
+        .gql_raw(None, "query Version { __typename }", json!({}))
+        .await;
+    assert_eq!(status, 200);
     let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
     let text = resp.text().await.unwrap();
     let value = |line_start: &str| -> u64 {
         text.lines()
@@ -295,10 +305,41 @@ async fn metrics_count_responses_and_errors_in_prometheus_format() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{line_start} missing in {text}"))
     };
-    // Counters are per process and tests share it: at least what this test caused.
-    assert!(value("maestro_graphql_responses_total{status=\"401\"}") >= 1);
-    assert!(value("maestro_graphql_errors_total{code=\"UNAUTHENTICATED\"}") >= 2);
-    assert!(value("maestro_login_failures_total") >= 1);
+    // Each server counts its own requests: exactly what this test caused.
+    assert_eq!(value("maestro_graphql_responses_total{status=\"401\"}"), 1);
+    assert_eq!(value("maestro_graphql_responses_total{status=\"200\"}"), 2);
+    assert_eq!(
+        value("maestro_graphql_errors_total{code=\"UNAUTHENTICATED\"}"),
+        2
+    );
+    assert_eq!(value("maestro_login_failures_total"), 1);
+    assert_eq!(
+        value(
+            "maestro_graphql_operation_duration_seconds_count{kind=\"query\",operation=\"Version\"}"
+        ),
+        1
+    );
+    assert_eq!(
+        value(
+            "maestro_graphql_operation_duration_seconds_count{kind=\"mutation\",operation=\"anonymous\"}"
+        ),
+        1,
+        "the failed login"
+    );
+    assert_eq!(
+        value(
+            "maestro_http_request_duration_seconds_count{route=\"/graphql\",method=\"POST\",status=\"401\"}"
+        ),
+        1
+    );
+    assert_eq!(value("maestro_db_up"), 1);
+    assert_eq!(value("maestro_cache_up"), 1);
+    assert!(
+        value("maestro_db_connections{state=\"idle\"}")
+            + value("maestro_db_connections{state=\"in_use\"}")
+            >= 1
+    );
+    assert_eq!(value("maestro_password_hashing_queued"), 0);
     assert_eq!(value("maestro_object_store_up"), 1);
     assert_eq!(value("maestro_storage_deletions_pending"), 0);
 }

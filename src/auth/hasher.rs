@@ -9,6 +9,7 @@
 //! waiting without end. So hashing takes at most a quarter of the machine.
 
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use tokio::sync::{Semaphore, oneshot};
@@ -28,6 +29,30 @@ struct Pool {
     jobs: mpsc::Sender<Job>,
     /// One permit per running or queued hash.
     capacity: Semaphore,
+    /// Hashes refused because the queue was full.
+    refused: AtomicU64,
+}
+
+/// What the hashing threads are doing, for `/metrics`. The pool is one per process (it
+/// shares the process's cores), and so are these figures.
+#[derive(Debug, Clone, Copy)]
+pub struct HashingStats {
+    /// Hashes waiting or running now.
+    pub queued: usize,
+    /// Hashes refused since the process started.
+    pub refused: u64,
+}
+
+pub fn stats() -> HashingStats {
+    let pool = &*POOL;
+    HashingStats {
+        queued: capacity() - pool.capacity.available_permits(),
+        refused: pool.refused.load(Ordering::Relaxed),
+    }
+}
+
+fn capacity() -> usize {
+    threads() * (1 + QUEUE_PER_THREAD)
 }
 
 /// Threads that hash: half the cores, at least one.
@@ -59,7 +84,8 @@ static POOL: LazyLock<Pool> = LazyLock::new(|| {
     }
     Pool {
         jobs,
-        capacity: Semaphore::new(n * (1 + QUEUE_PER_THREAD)),
+        capacity: Semaphore::new(capacity()),
+        refused: AtomicU64::new(0),
     }
 });
 
@@ -77,7 +103,7 @@ fn lower_priority() {
 pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
     let pool = &*POOL;
     let Ok(permit) = pool.capacity.try_acquire() else {
-        crate::metrics::COUNTERS.hashing_refused();
+        pool.refused.fetch_add(1, Ordering::Relaxed);
         return Err(AppError::RateLimited {
             retry_after_secs: RETRY_AFTER_SECS,
         });

@@ -44,7 +44,6 @@ pub async fn check(cache: &Cache, config: &Config, email: &str, addr: IpAddr) ->
 
 /// Counts one failure against the account and the address.
 pub async fn record_failure(cache: &Cache, config: &Config, email: &str, addr: IpAddr) {
-    crate::metrics::COUNTERS.login_failure();
     let window = Duration::from_secs(config.login_window_secs);
     cache.hit(&account_key(email), window).await;
     cache.hit(&address_key(addr), window).await;

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
@@ -24,7 +25,6 @@ use crate::graphql::limits::{MAX_BODY_BYTES, MAX_NESTING};
 use crate::graphql::loaders;
 use crate::graphql::{admission, nesting};
 use crate::http::client_addr;
-use crate::metrics::COUNTERS;
 use crate::state::AppState;
 use crate::telemetry::SQL_STATEMENTS;
 
@@ -54,6 +54,34 @@ fn response_media_type(headers: &HeaderMap) -> &'static str {
     }
 }
 
+/// The `extensions.code` of each error of a GraphQL answer, attached to the response for
+/// the metrics middleware (`http::metrics::track`); present on every GraphQL answer.
+#[derive(Clone, Debug, Default)]
+pub struct ErrorCodes(pub Vec<String>);
+
+/// The codes of the errors in a GraphQL response body.
+pub fn error_codes(body: &Value) -> ErrorCodes {
+    let codes = body
+        .get("errors")
+        .and_then(Value::as_array)
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e.pointer("/extensions/code").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    ErrorCodes(codes)
+}
+
+/// A GraphQL answer with its status and media type, carrying its error codes.
+fn answer(status: StatusCode, media: &'static str, body: &Value) -> Response {
+    let mut response = (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response();
+    response.extensions_mut().insert(error_codes(body));
+    response
+}
+
 /// An answer made of request-level errors (no `data`).
 fn request_error(
     status: StatusCode,
@@ -62,18 +90,13 @@ fn request_error(
     message: &str,
 ) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": error_code } }] });
-    COUNTERS.response(status.as_u16());
-    COUNTERS.error(error_code);
-    (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response()
+    answer(status, media, &body)
 }
 
 /// An answer made of one error refused before the engine ran (naming the input at fault,
 /// or when to retry).
 fn input_error(status: StatusCode, media: &'static str, err: &AppError) -> Response {
-    let body = json!({ "errors": [err.to_json()] });
-    COUNTERS.response(status.as_u16());
-    COUNTERS.error(err.code());
-    (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response()
+    answer(status, media, &json!({ "errors": [err.to_json()] }))
 }
 
 fn www_authenticate(value: &str) -> (header::HeaderName, HeaderValue) {
@@ -284,6 +307,30 @@ fn selects_mutation(request: &mut async_graphql::Request) -> bool {
         .any(|(_, op)| op.node.ty != OperationType::Query)
 }
 
+/// The kind (`query`, `mutation`, `subscription`) and name of the operation a request
+/// selects, for the metrics; kind `refused` when it selects none.
+fn operation_of(request: &mut async_graphql::Request) -> (&'static str, Option<String>) {
+    let wanted = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
+        return ("refused", wanted);
+    };
+    let mut chosen = doc.operations.iter().filter(|(name, _)| match &wanted {
+        Some(wanted) => name.is_some_and(|n| n.as_str() == wanted.as_str()),
+        None => true,
+    });
+    match (chosen.next(), chosen.next()) {
+        (Some((name, op)), None) => {
+            let kind = match op.node.ty {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
+            };
+            (kind, name.map(|n| n.to_string()))
+        }
+        _ => ("refused", wanted),
+    }
+}
+
 /// Whether the request runs only queries (so running it twice changes nothing).
 fn is_read(request: &mut async_graphql::Request) -> bool {
     request.parsed_query().is_ok() && !selects_mutation(request)
@@ -374,6 +421,8 @@ async fn execute(
                 );
             }
         };
+        let (kind, operation) = operation_of(&mut request);
+        let started = Instant::now();
         let replay = is_read(&mut request).then(|| Replay::of(&request));
         let mut response = run(&gql, request, addr, principal.clone()).await;
         if let Some(replay) = replay
@@ -382,6 +431,13 @@ async fn execute(
             tracing::warn!("a read lost its database connection: running it once more");
             response = run(&gql, replay.request(), addr, principal).await;
         }
+        let kind = if refused_before_running(&response) {
+            "refused"
+        } else {
+            kind
+        };
+        app.metrics
+            .operation(kind, operation.as_deref(), started.elapsed());
         shape(response, media, &request_id)
     }
     .instrument(span)
@@ -488,9 +544,6 @@ pub fn response_json(response: &async_graphql::Response, request_id: &str) -> Va
                 let from_engine = !ext.contains_key("code");
                 ext.entry("code")
                     .or_insert_with(|| json!(code::BAD_USER_INPUT));
-                if let Some(c) = ext.get("code").and_then(Value::as_str) {
-                    COUNTERS.error(c);
-                }
                 if ext.get("code") == Some(&json!(code::INTERNAL_SERVER_ERROR)) {
                     ext.insert("requestId".into(), json!(request_id));
                 }
@@ -569,8 +622,7 @@ fn shape(response: async_graphql::Response, media: &'static str, request_id: &st
     } else {
         StatusCode::OK
     };
-    COUNTERS.response(status.as_u16());
-    let mut out = (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response();
+    let mut out = answer(status, media, &body);
     if unauthenticated {
         let (name, value) = www_authenticate("Bearer realm=\"maestro\"");
         out.headers_mut().insert(name, value);

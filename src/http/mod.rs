@@ -3,12 +3,14 @@
 pub mod client_addr;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
 pub mod storage;
 pub mod ws;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, Request};
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -35,15 +37,17 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
         .route("/storage/{*key}", get(storage::get).put(storage::put))
         .with_state(state.storage.clone());
     let request_id = HeaderName::from_static(graphql::REQUEST_ID);
+    let metrics = state.metrics.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::metrics::serve))
+        .route("/metrics", get(metrics::serve))
         .with_state(state)
         .merge(graphql_routes)
         .merge(storage_routes)
-        // Outermost last: every route gets an id (a client's own is kept), a span carrying
-        // it, and the id back in the response.
+        // Outermost last: every route is timed and counted, gets an id (a client's own is
+        // kept), a span carrying it, and the id back in the response.
+        .layer(from_fn_with_state(metrics, metrics::track))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

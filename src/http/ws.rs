@@ -36,8 +36,10 @@ use crate::graphql::context::ClientAddr;
 use crate::graphql::limits::MAX_NESTING;
 use crate::graphql::{admission, nesting};
 use crate::http::client_addr;
-use crate::http::graphql::{GraphqlState, refused_before_running, response_json, with_caller};
-use crate::metrics::COUNTERS;
+use crate::http::graphql::{
+    GraphqlState, error_codes, refused_before_running, response_json, with_caller,
+};
+use crate::metrics::Metrics;
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
 /// How long a client has to send `connection_init`.
@@ -264,7 +266,7 @@ async fn serve(gql: GraphqlState, addr: ClientAddr, mut socket: WebSocket) {
     {
         return;
     }
-    COUNTERS.ws_connection(1);
+    gql.app.metrics.ws_connection(1);
 
     // 2. Subscriptions until either side ends the connection.
     let (outbox, mut outgoing) = mpsc::channel::<Outgoing>(OUTBOX);
@@ -304,7 +306,7 @@ async fn serve(gql: GraphqlState, addr: ClientAddr, mut socket: WebSocket) {
                     Ok(Some(ClientMessage::Complete { id })) => {
                         if let Some(task) = running.remove(&id) {
                             task.abort();
-                            COUNTERS.subscription(-1);
+                            gql.app.metrics.subscription(-1);
                         }
                     }
                     Ok(Some(ClientMessage::Subscribe { id, payload })) => {
@@ -330,7 +332,7 @@ async fn serve(gql: GraphqlState, addr: ClientAddr, mut socket: WebSocket) {
                             outbox.clone(),
                         ));
                         running.insert(id, task.abort_handle());
-                        COUNTERS.subscription(1);
+                        gql.app.metrics.subscription(1);
                     }
                 }
             }
@@ -349,7 +351,7 @@ async fn serve(gql: GraphqlState, addr: ClientAddr, mut socket: WebSocket) {
                         }
                         Outgoing::Finished(id) => {
                             if running.remove(&id).is_some() {
-                                COUNTERS.subscription(-1);
+                                gql.app.metrics.subscription(-1);
                             }
                         }
                     }
@@ -375,11 +377,18 @@ async fn serve(gql: GraphqlState, addr: ClientAddr, mut socket: WebSocket) {
     };
     for (_, task) in running.drain() {
         task.abort();
-        COUNTERS.subscription(-1);
+        gql.app.metrics.subscription(-1);
     }
-    COUNTERS.ws_connection(-1);
+    gql.app.metrics.ws_connection(-1);
     if let Some((code, reason)) = ended {
         close(&mut socket, code, &reason).await;
+    }
+}
+
+/// Counts the errors of an answer sent over the socket.
+fn count_errors(metrics: &Metrics, body: &Value) {
+    for code in error_codes(body).0 {
+        metrics.error(&code);
     }
 }
 
@@ -390,11 +399,14 @@ async fn send_next(
     id: &str,
     response: &async_graphql::Response,
     request_id: &str,
+    metrics: &Metrics,
 ) -> bool {
     let payload = if response.errors.is_empty() {
         serde_json::to_string(response).unwrap_or_else(|_| "{}".into())
     } else {
-        response_json(response, request_id).to_string()
+        let body = response_json(response, request_id);
+        count_errors(metrics, &body);
+        body.to_string()
     };
     let id = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".into());
     let message = format!("{{\"type\":\"next\",\"id\":{id},\"payload\":{payload}}}");
@@ -428,6 +440,7 @@ async fn run_subscription(
         async move { outbox.send(Outgoing::Send(text(message))).await.is_ok() }
     };
     if let Err(err) = admission::admit(&mut request) {
+        gql.app.metrics.error(err.code());
         send(json!({ "type": "error", "id": id, "payload": [err.to_json()] })).await;
         let _ = outbox.send(Outgoing::Finished(id)).await;
         return;
@@ -440,12 +453,13 @@ async fn run_subscription(
         first = false;
         if refused {
             let body = response_json(&response, &request_id);
+            count_errors(&gql.app.metrics, &body);
             let errors = body.get("errors").cloned().unwrap_or(json!([]));
             send(json!({ "type": "error", "id": id, "payload": errors })).await;
             let _ = outbox.send(Outgoing::Finished(id)).await;
             return;
         }
-        if !send_next(&outbox, &id, &response, &request_id).await {
+        if !send_next(&outbox, &id, &response, &request_id, &gql.app.metrics).await {
             return;
         }
     }

@@ -99,6 +99,7 @@ impl AccountMutation {
         match user {
             Some(user) if ok => sign_in(state, user).await,
             _ => {
+                state.metrics.login_failure();
                 login_limits::record_failure(&state.cache, &state.config, &email, addr).await;
                 Err(AppError::Unauthenticated(WRONG_CREDENTIALS.into()))
             }
@@ -199,6 +200,7 @@ impl AccountMutation {
         login_limits::check(&state.cache, &state.config, &user.email, addr).await?;
         let stored = db::users::password_hash(&state.db, p.user_id).await?;
         if !password::verify(SecretString::from(input.current_password), stored).await? {
+            state.metrics.login_failure();
             login_limits::record_failure(&state.cache, &state.config, &user.email, addr).await;
             return Err(AppError::validation(
                 "currentPassword",
