@@ -72,7 +72,7 @@ start_test_server() {
   local port
   port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   SERVER_DB_SERVER="${TEST_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}"
-  SERVER_DB="maestro_test_${name}_$$"
+  SERVER_DB="maestro_test_$$_${name}"
   SERVER_LOG="$(mktemp)"
   DATABASE_URL="$SERVER_DB_SERVER/$SERVER_DB" MAESTRO_LISTEN="127.0.0.1:$port" \
     "$target/debug/maestro" serve >"$SERVER_LOG" 2>&1 &

@@ -14,14 +14,23 @@ ensure_python
 export TEST_DATABASE_SERVER="${TEST_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}"
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 
-# Databases left by earlier runs (each test makes its own).
+# Databases left by earlier runs (each test makes its own, named after its process):
+# only those whose process is gone, so a run beside this one keeps its own.
 psql "$TEST_DATABASE_SERVER/postgres" -Atqc \
   "SELECT datname FROM pg_database WHERE datname LIKE 'maestro\_test\_%'" |
-  while read -r db; do psql "$TEST_DATABASE_SERVER/postgres" -qc "DROP DATABASE IF EXISTS \"$db\"" || true; done
+  while read -r db; do
+    pid="${db#maestro_test_}"
+    pid="${pid%%_*}"
+    # Names without a process id come from versions before it was added.
+    if [[ ! "$pid" =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null; then
+      psql "$TEST_DATABASE_SERVER/postgres" -qc "DROP DATABASE IF EXISTS \"$db\"" || true
+    fi
+  done
 
 echo "== format and lints"
 cargo fmt --check
 scripts/unused-deps.sh
+scripts/api-reference.sh --check
 cargo clippy --locked --all-targets -- -D warnings
 
 echo "== graphql-http conformance audit"

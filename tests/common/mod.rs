@@ -44,7 +44,13 @@ fn base_url(var: &str, default: &str) -> String {
 pub fn test_config() -> Config {
     let mut config = Config::from_env_defaults();
     let server = base_url("TEST_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432");
-    config.database_url = format!("{server}/maestro_test_{}", Uuid::new_v4().simple());
+    // The test process's id in the name lets `scripts/test.sh` drop only the databases of
+    // runs that are over, never those of a run beside it.
+    config.database_url = format!(
+        "{server}/maestro_test_{}_{}",
+        std::process::id(),
+        Uuid::new_v4().simple()
+    );
     config.redis_url = Some(base_url("TEST_REDIS_URL", "redis://127.0.0.1:6379"));
     config.redis_prefix = format!("maestro-test:{}:", Uuid::new_v4().simple());
     config.listen = "127.0.0.1:0".parse().unwrap();
