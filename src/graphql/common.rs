@@ -5,15 +5,19 @@ use uuid::Uuid;
 
 use crate::db::KeyValues;
 use crate::error::{AppError, AppResult};
-use crate::graphql::access::loader;
+use crate::graphql::access::{Readable, loader};
 use crate::graphql::account::types::User;
 use crate::graphql::loaders::UserKey;
 use crate::validate;
 
-/// A user loaded through the request's batch loader.
-pub async fn user(ctx: &Context<'_>, id: Option<Uuid>) -> AppResult<Option<User>> {
+/// The user an object of a readable project names (its author, a member), loaded through
+/// the request's batch loader.
+pub async fn user(ctx: &Context<'_>, seen: Readable, id: Option<Uuid>) -> AppResult<Option<User>> {
     let Some(id) = id else { return Ok(None) };
-    Ok(loader(ctx).load_one(UserKey(id)).await?.map(User))
+    Ok(loader(ctx)
+        .load_one(UserKey(id))
+        .await?
+        .map(|row| User::related(row, seen)))
 }
 
 /// A tag: a mutable key and value.

@@ -130,29 +130,31 @@ pub fn decode_id_cursor(cursor: Option<&str>) -> AppResult<Option<Uuid>> {
         .transpose()
 }
 
-/// Builds a page from rows fetched with `limit + 1`, cursors from `key`.
+/// Builds a page from rows fetched with `limit + 1`, cursors from `key`, items from
+/// `node` (which may refuse a row, as the authorized constructors do).
 pub fn build_page<R, T>(
     mut rows: Vec<R>,
     limit: usize,
     has_previous: bool,
     total: TotalCount,
     key: impl Fn(&R) -> String,
-    node: impl Fn(R) -> T,
-) -> Page<T>
+    node: impl Fn(R) -> AppResult<T>,
+) -> AppResult<Page<T>>
 where
     T: OutputType,
 {
     let has_next = rows.len() > limit;
     rows.truncate(limit);
-    Page {
-        edges: rows
-            .into_iter()
-            .map(|r| Edge::new(encode_cursor(&key(&r)), node(r)))
-            .collect(),
+    let edges = rows
+        .into_iter()
+        .map(|r| Ok(Edge::new(encode_cursor(&key(&r)), node(r)?)))
+        .collect::<AppResult<_>>()?;
+    Ok(Page {
+        edges,
         has_previous,
         has_next,
         total,
-    }
+    })
 }
 
 #[cfg(test)]

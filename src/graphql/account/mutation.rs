@@ -40,7 +40,7 @@ fn payload(
         access_token: access,
         refresh_token: refresh,
         expires_in: jwt::ACCESS_TTL_SECS,
-        user: User(user),
+        user: User::signed_in(user),
     })
 }
 
@@ -253,7 +253,7 @@ impl AccountMutation {
         .await?;
         Ok(CreatedApiToken {
             token,
-            api_token: ApiToken(row),
+            api_token: ApiToken::of_caller(row, p)?,
         })
     }
 
@@ -309,6 +309,6 @@ impl AccountMutation {
                 auth::deny_access(&state.cache, None, &ended).await;
             }
         }
-        Ok(User(user))
+        User::for_admin(user, p)
     }
 }

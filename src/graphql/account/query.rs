@@ -21,8 +21,8 @@ impl AccountQuery {
         let p = principal(ctx)?;
         db::users::find(&state(ctx).db, p.user_id)
             .await?
-            .map(User)
             .ok_or_else(|| crate::error::AppError::not_found("user"))
+            .and_then(|row| User::of_caller(row, p))
     }
 
     /// A user: yourself, or anyone for an ADMIN; null otherwise.
@@ -36,7 +36,14 @@ impl AccountQuery {
         if id != p.user_id && !p.is_admin() {
             return Ok(None);
         }
-        Ok(db::users::find(&state(ctx).db, id).await?.map(User))
+        let Some(row) = db::users::find(&state(ctx).db, id).await? else {
+            return Ok(None);
+        };
+        if id == p.user_id {
+            User::of_caller(row, p).map(Some)
+        } else {
+            User::for_admin(row, p).map(Some)
+        }
     }
 
     /// Every user (ADMIN only), oldest first.
@@ -48,7 +55,8 @@ impl AccountQuery {
         #[graphql(desc = "The `endCursor` of the page before.")] after: Option<String>,
         #[graphql(desc = "Only users matching this.")] filter: Option<UserFilter>,
     ) -> AppResult<Page<User>> {
-        principal(ctx)?.require_admin()?;
+        let p = principal(ctx)?;
+        p.require_admin()?;
         let limit = page_size(first)?;
         let after_id = decode_id_cursor(after.as_deref())?;
         let search = filter.unwrap_or_default().search;
@@ -59,20 +67,22 @@ impl AccountQuery {
         } else {
             0
         };
-        Ok(build_page(
+        build_page(
             rows,
             limit,
             after_id.is_some(),
             TotalCount::Known(total),
             |u| u.id.to_string(),
-            User,
-        ))
+            |row| User::for_admin(row, p),
+        )
     }
 
     /// Your API tokens that are not revoked, newest first.
     async fn api_tokens(&self, ctx: &Context<'_>) -> AppResult<Vec<ApiToken>> {
         let p = principal(ctx)?;
         let rows = db::api_tokens::list(&state(ctx).db, p.user_id).await?;
-        Ok(rows.into_iter().map(ApiToken).collect())
+        rows.into_iter()
+            .map(|row| ApiToken::of_caller(row, p))
+            .collect()
     }
 }

@@ -3,10 +3,47 @@
 use async_graphql::{Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use crate::auth::principal::Principal;
 use crate::db::api_tokens::ApiTokenRow;
 use crate::db::users::{UserRole, UserRow};
+use crate::error::{AppError, AppResult};
+use crate::graphql::access::Readable;
 
-pub struct User(pub UserRow);
+/// Private to this module: built only by the constructors below, each named after the
+/// rule that lets the caller see the account.
+pub struct User(UserRow);
+
+impl User {
+    /// The caller's own account.
+    pub fn of_caller(row: UserRow, caller: &Principal) -> AppResult<Self> {
+        if row.id != caller.user_id {
+            return Err(AppError::from(anyhow::anyhow!(
+                "another user's account was about to be shown as the caller's"
+            )));
+        }
+        Ok(User(row))
+    }
+
+    /// Any account, for an ADMIN.
+    pub fn for_admin(row: UserRow, caller: &Principal) -> AppResult<Self> {
+        caller.require_admin()?;
+        Ok(User(row))
+    }
+
+    /// The account whose credentials were just checked (sign-in, registration, refresh).
+    pub fn signed_in(row: UserRow) -> Self {
+        User(row)
+    }
+
+    /// The author, member or changer of something in a project the caller may read.
+    pub fn related(row: UserRow, _seen: Readable) -> Self {
+        User(row)
+    }
+
+    pub fn row(&self) -> &UserRow {
+        &self.0
+    }
+}
 
 /// A person (or robot) with an account. Everyone sees their own account; ADMINs see all.
 #[Object]
@@ -76,7 +113,20 @@ impl ApiTokenScope {
     }
 }
 
-pub struct ApiToken(pub ApiTokenRow);
+/// Private to this module: built only for the token's owner.
+pub struct ApiToken(ApiTokenRow);
+
+impl ApiToken {
+    /// One of the caller's own tokens.
+    pub fn of_caller(row: ApiTokenRow, caller: &Principal) -> AppResult<Self> {
+        if row.user_id != caller.user_id {
+            return Err(AppError::from(anyhow::anyhow!(
+                "another user's API token was about to be shown"
+            )));
+        }
+        Ok(ApiToken(row))
+    }
+}
 
 /// A token for CI and scripts. Its secret is shown once, at creation; what is listed here
 /// is everything else about it.

@@ -74,33 +74,33 @@ impl ArtifactMutation {
         #[graphql(desc = "The file to upload.")] input: CreateArtifactUploadInput,
     ) -> AppResult<ArtifactUpload> {
         let state = state(ctx);
-        let (owner, project_id, owner_path) = match (&input.run_id, &input.model_version_id) {
+        let (owner, seen, owner_path) = match (&input.run_id, &input.model_version_id) {
             (Some(run_id), None) => {
                 let run = visible_run(ctx, ids::parse("runId", run_id)?)
                     .await?
                     .ok_or_else(|| AppError::not_found("run"))?;
-                require(ctx, run.0.project_id, ProjectRole::Editor, "run").await?;
+                let seen = require(ctx, run.row().project_id, ProjectRole::Editor, "run").await?;
                 (
-                    Owner::Run(run.0.id),
-                    run.0.project_id,
-                    format!("r/{}", run.0.id.simple()),
+                    Owner::Run(run.row().id),
+                    seen,
+                    format!("r/{}", run.row().id.simple()),
                 )
             }
             (None, Some(version_id)) => {
                 let version = visible_version(ctx, ids::parse("modelVersionId", version_id)?)
                     .await?
                     .ok_or_else(|| AppError::not_found("model version"))?;
-                require(
+                let seen = require(
                     ctx,
-                    version.0.project_id,
+                    version.row().project_id,
                     ProjectRole::Editor,
                     "model version",
                 )
                 .await?;
                 (
-                    Owner::ModelVersion(version.0.id),
-                    version.0.project_id,
-                    format!("v/{}", version.0.id.simple()),
+                    Owner::ModelVersion(version.row().id),
+                    seen,
+                    format!("v/{}", version.row().id.simple()),
                 )
             }
             _ => {
@@ -110,6 +110,7 @@ impl ArtifactMutation {
                 ));
             }
         };
+        let project_id = seen.project_id();
         validate::artifact_path("path", &input.path)?;
         if !(0..=storage::MAX_ARTIFACT_BYTES).contains(&input.size_bytes) {
             return Err(AppError::validation("sizeBytes", "between 0 and 5 TiB"));
@@ -178,7 +179,7 @@ impl ArtifactMutation {
                 parts,
             };
             return Ok(ArtifactUpload {
-                artifact: Artifact(row),
+                artifact: Artifact::new(row, seen)?,
                 upload_url: None,
                 upload_headers: Vec::new(),
                 multipart: Some(multipart),
@@ -196,7 +197,7 @@ impl ArtifactMutation {
             )
             .await?;
         Ok(ArtifactUpload {
-            artifact: Artifact(row),
+            artifact: Artifact::new(row, seen)?,
             upload_headers: headers(&signed),
             upload_url: Some(signed.url),
             multipart: None,
@@ -217,7 +218,7 @@ impl ArtifactMutation {
     ) -> AppResult<Artifact> {
         let state = state(ctx);
         let artifact = editable(ctx, &id).await?;
-        let row = &artifact.0;
+        let row = &artifact.row();
         if row.status == ArtifactStatus::Available {
             return Ok(artifact);
         }
@@ -270,7 +271,7 @@ impl ArtifactMutation {
         }
         let done = artifacts::mark_available(&state.db, row.id, stored_sha.as_deref()).await?;
         match done {
-            Some(row) => Ok(Artifact(row)),
+            Some(row) => Artifact::new(row, artifact.seen()),
             None => visible_artifact(ctx, row.id)
                 .await?
                 .ok_or_else(|| AppError::not_found("artifact")),
@@ -286,7 +287,7 @@ impl ArtifactMutation {
     ) -> AppResult<bool> {
         let state = state(ctx);
         let artifact = editable(ctx, &id).await?;
-        let deleted = artifacts::delete(&state.db, artifact.0.id).await?;
+        let deleted = artifacts::delete(&state.db, artifact.row().id).await?;
         state.storage.wake.notify_one();
         Ok(deleted)
     }
@@ -297,6 +298,12 @@ async fn editable(ctx: &Context<'_>, id: &ID) -> AppResult<Artifact> {
     let artifact = visible_artifact(ctx, id)
         .await?
         .ok_or_else(|| AppError::not_found("artifact"))?;
-    require(ctx, artifact.0.project_id, ProjectRole::Editor, "artifact").await?;
+    require(
+        ctx,
+        artifact.row().project_id,
+        ProjectRole::Editor,
+        "artifact",
+    )
+    .await?;
     Ok(artifact)
 }

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 use uuid::Uuid;
 
 use crate::error::AppResult;
-use crate::graphql::access::{can_read, loader};
+use crate::graphql::access::{loader, readable};
 use crate::graphql::artifact::types::Artifact;
 use crate::graphql::ids;
 use crate::graphql::loaders::ArtifactKey;
@@ -28,7 +28,8 @@ pub async fn visible_artifact(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<A
     let Some(row) = loader(ctx).load_one(ArtifactKey(id)).await? else {
         return Ok(None);
     };
-    Ok(can_read(ctx, row.project_id)
+    readable(ctx, row.project_id)
         .await?
-        .then_some(Artifact(row)))
+        .map(|seen| Artifact::new(row, seen))
+        .transpose()
 }

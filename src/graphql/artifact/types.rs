@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 use crate::db::artifacts::{ArtifactRow, ArtifactStatus};
 use crate::error::{AppError, AppResult};
 use crate::graphql::access::loader;
+use crate::graphql::access::project_object;
 use crate::graphql::context::state;
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::{RunKey, VersionKey};
 use crate::graphql::model::types::ModelVersion;
 use crate::graphql::run::types::Run;
 
-/// Only built for callers who may see its project.
-pub struct Artifact(pub ArtifactRow);
+project_object!(Artifact, ArtifactRow, project_id);
 
 /// A file of a run or a model version. Its bytes live in the object store and move
 /// through short-lived signed URLs.
@@ -23,53 +23,58 @@ pub struct Artifact(pub ArtifactRow);
 impl Artifact {
     /// The artifact's id.
     async fn id(&self) -> ID {
-        to_id(self.0.id)
+        to_id(self.row.id)
     }
     /// Relative path, unique within its run or model version.
     async fn path(&self) -> &str {
-        &self.0.path
+        &self.row.path
     }
     /// Size in bytes, as declared at upload and checked at completion (at most 5 TiB).
     async fn size_bytes(&self) -> i64 {
-        self.0.size_bytes
+        self.row.size_bytes
     }
     /// The media type it is served with.
     async fn content_type(&self) -> &str {
-        &self.0.content_type
+        &self.row.content_type
     }
     /// Hex SHA-256 of the content, when declared at upload (then checked) or reported by
     /// the store.
     async fn sha256(&self) -> Option<&str> {
-        self.0.sha256.as_deref()
+        self.row.sha256.as_deref()
     }
     /// PENDING until `completeArtifactUpload` confirmed the bytes, then AVAILABLE.
     async fn status(&self) -> ArtifactStatus {
-        self.0.status
+        self.row.status
     }
     /// When the upload was registered.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
     /// The run it belongs to, if any.
     async fn run(&self, ctx: &Context<'_>) -> AppResult<Option<Run>> {
-        let Some(id) = self.0.run_id else {
+        let Some(id) = self.row.run_id else {
             return Ok(None);
         };
-        Ok(loader(ctx).load_one(RunKey(id)).await?.map(Run))
+        loader(ctx)
+            .load_one(RunKey(id))
+            .await?
+            .map(|row| Run::new(row, self.seen))
+            .transpose()
     }
     /// The model version it belongs to, if any.
     async fn model_version(&self, ctx: &Context<'_>) -> AppResult<Option<ModelVersion>> {
-        let Some(id) = self.0.model_version_id else {
+        let Some(id) = self.row.model_version_id else {
             return Ok(None);
         };
-        Ok(loader(ctx)
+        loader(ctx)
             .load_one(VersionKey(id))
             .await?
-            .map(ModelVersion))
+            .map(|row| ModelVersion::new(row, self.seen))
+            .transpose()
     }
     /// A signed GET URL, minted now and valid for a few minutes (null while PENDING).
     async fn download_url(&self, ctx: &Context<'_>) -> AppResult<Option<String>> {
-        if self.0.status != ArtifactStatus::Available {
+        if self.row.status != ArtifactStatus::Available {
             return Ok(None);
         }
         let state = state(ctx);
@@ -79,10 +84,10 @@ impl Artifact {
             ));
         }
         let ttl = Duration::from_secs(state.config.download_url_ttl_secs);
-        let filename = self.0.path.rsplit('/').next().unwrap_or("artifact");
+        let filename = self.row.path.rsplit('/').next().unwrap_or("artifact");
         let signed = state
             .storage
-            .presign_get(&self.0.object_key, ttl, filename)
+            .presign_get(&self.row.object_key, ttl, filename)
             .await?;
         Ok(Some(signed.url))
     }

@@ -25,7 +25,7 @@ impl ExperimentMutation {
         #[graphql(desc = "The new experiment.")] input: CreateExperimentInput,
     ) -> AppResult<Experiment> {
         let project_id = ids::parse("projectId", &input.project_id)?;
-        require(ctx, project_id, ProjectRole::Editor, "project").await?;
+        let seen = require(ctx, project_id, ProjectRole::Editor, "project").await?;
         let name = validate::name("name", &input.name)?;
         let description = validate::description("description", input.description.as_deref())?;
         let tags = tag_map("tags", &input.tags)?;
@@ -38,7 +38,7 @@ impl ExperimentMutation {
             principal(ctx)?.user_id,
         )
         .await?;
-        Ok(Experiment(row))
+        Experiment::new(row, seen)
     }
 
     /// Renames, describes or retags an experiment (EDITOR or OWNER).
@@ -62,14 +62,14 @@ impl ExperimentMutation {
             .transpose()?;
         let row = db::experiments::update(
             &state(ctx).db,
-            experiment.0.id,
+            experiment.row().id,
             name.as_deref(),
             description.as_deref(),
             tags.as_ref(),
         )
         .await?
         .ok_or_else(|| AppError::not_found("experiment"))?;
-        Ok(Experiment(row))
+        Experiment::new(row, experiment.seen())
     }
 
     /// Deletes an experiment with its runs, in one transaction.
@@ -79,7 +79,7 @@ impl ExperimentMutation {
         #[graphql(desc = "The experiment's id.")] id: ID,
     ) -> AppResult<bool> {
         let experiment = editable(ctx, &id).await?;
-        let deleted = db::experiments::delete(&state(ctx).db, experiment.0.id).await?;
+        let deleted = db::experiments::delete(&state(ctx).db, experiment.row().id).await?;
         state(ctx).storage.wake.notify_one();
         Ok(deleted)
     }
@@ -93,7 +93,7 @@ async fn editable(ctx: &Context<'_>, id: &ID) -> AppResult<Experiment> {
         .ok_or_else(|| AppError::not_found("experiment"))?;
     require(
         ctx,
-        experiment.0.project_id,
+        experiment.row().project_id,
         ProjectRole::Editor,
         "experiment",
     )

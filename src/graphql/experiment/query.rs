@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 use uuid::Uuid;
 
 use crate::error::AppResult;
-use crate::graphql::access::{can_read, loader};
+use crate::graphql::access::{loader, readable};
 use crate::graphql::experiment::types::Experiment;
 use crate::graphql::ids;
 use crate::graphql::loaders::ExperimentKey;
@@ -28,7 +28,8 @@ pub async fn visible_experiment(ctx: &Context<'_>, id: Uuid) -> AppResult<Option
     let Some(row) = loader(ctx).load_one(ExperimentKey(id)).await? else {
         return Ok(None);
     };
-    Ok(can_read(ctx, row.project_id)
+    readable(ctx, row.project_id)
         .await?
-        .then_some(Experiment(row)))
+        .map(|seen| Experiment::new(row, seen))
+        .transpose()
 }

@@ -51,10 +51,11 @@ impl ExperimentSubscription {
             .await?
             .ok_or_else(|| AppError::not_found("experiment"))?;
         let db = state(ctx).db.clone();
+        let seen = experiment.seen();
         follow(
             ctx,
             Topic::Experiment(id),
-            experiment.0.project_id,
+            experiment.row().project_id,
             move |event| {
                 let db = db.clone();
                 async move {
@@ -64,11 +65,11 @@ impl ExperimentSubscription {
                     let (kind, run) = match change {
                         RunChange::Created => (
                             RunEventKind::Created,
-                            Some(current_run(&db, *run_id).await?),
+                            Some(current_run(&db, *run_id, seen).await?),
                         ),
                         RunChange::Updated => (
                             RunEventKind::Updated,
-                            Some(current_run(&db, *run_id).await?),
+                            Some(current_run(&db, *run_id, seen).await?),
                         ),
                         RunChange::Deleted => (RunEventKind::Deleted, None),
                     };

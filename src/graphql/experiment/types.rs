@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::db::experiments::ExperimentRow;
 use crate::error::{AppError, AppResult};
 use crate::graphql::access::loader;
+use crate::graphql::access::project_object;
 use crate::graphql::account::types::User;
 use crate::graphql::common::{Tag, TagInput, tag_list, user};
 use crate::graphql::connection::{Page, TotalCount, page_size};
@@ -15,48 +16,47 @@ use crate::graphql::project::types::Project;
 use crate::graphql::run::search::{RunFilter, RunOrderBy, run_query, search_page};
 use crate::graphql::run::types::Run;
 
-/// Only built for callers who may see its project.
-pub struct Experiment(pub ExperimentRow);
+project_object!(Experiment, ExperimentRow, project_id);
 
 /// A named group of runs in a project, e.g. one model family trained many ways.
 #[Object]
 impl Experiment {
     /// The experiment's id.
     async fn id(&self) -> ID {
-        to_id(self.0.id)
+        to_id(self.row.id)
     }
     /// The project it belongs to.
     async fn project(&self, ctx: &Context<'_>) -> AppResult<Project> {
         // Same project as this experiment, which the caller may see.
         loader(ctx)
-            .load_one(ProjectKey(self.0.project_id))
+            .load_one(ProjectKey(self.row.project_id))
             .await?
-            .map(Project)
             .ok_or_else(|| AppError::not_found("project"))
+            .and_then(|row| Project::new(row, self.seen))
     }
     /// Unique within the project, at most 200 characters.
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
     /// What the experiment tries, at most 10,000 characters.
     async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
+        self.row.description.as_deref()
     }
     /// Its tags, ordered by key.
     async fn tags(&self) -> Vec<Tag> {
-        tag_list(&self.0.tags)
+        tag_list(&self.row.tags)
     }
     /// When the experiment was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
     /// When its name, description or tags last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
     /// Who created it (null if that account was deleted).
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        user(ctx, self.0.created_by).await
+        user(ctx, self.seen, self.row.created_by).await
     }
     /// The experiment's runs, filtered and ordered like `Query.runs` (default: oldest
     /// first). Pages of sibling experiments are read together.
@@ -75,15 +75,15 @@ impl Experiment {
         let query = run_query(filter, order_by, after.as_deref(), limit)?;
         let filter_key = serde_json::to_string(&query.filter).map_err(anyhow::Error::from)?;
         let key = RunPageKey {
-            experiment: self.0.id,
+            experiment: self.row.id,
             query: serde_json::to_string(&query).map_err(anyhow::Error::from)?,
         };
         let rows = loader(ctx).load_one(key).await?.unwrap_or_default();
         let total = TotalCount::RunsOf(RunCountKey {
-            experiment: self.0.id,
+            experiment: self.row.id,
             filter: filter_key,
         });
-        Ok(search_page(rows, limit, query.after.is_some(), total))
+        search_page(rows, limit, query.after.is_some(), total, &[self.seen])
     }
 }
 

@@ -32,7 +32,7 @@ impl ModelMutation {
         #[graphql(desc = "The new model.")] input: CreateModelInput,
     ) -> AppResult<Model> {
         let project_id = ids::parse("projectId", &input.project_id)?;
-        require(ctx, project_id, ProjectRole::Editor, "project").await?;
+        let seen = require(ctx, project_id, ProjectRole::Editor, "project").await?;
         let name = validate::name("name", &input.name)?;
         let description = validate::description("description", input.description.as_deref())?;
         let tags = tag_map("tags", &input.tags)?;
@@ -45,7 +45,7 @@ impl ModelMutation {
             principal(ctx)?.user_id,
         )
         .await?;
-        Ok(Model(row))
+        Model::new(row, seen)
     }
 
     /// Renames, describes or retags a model (EDITOR or OWNER).
@@ -69,14 +69,14 @@ impl ModelMutation {
             .transpose()?;
         let row = db::models::update(
             &state(ctx).db,
-            model.0.id,
+            model.row().id,
             name.as_deref(),
             description.as_deref(),
             tags.as_ref(),
         )
         .await?
         .ok_or_else(|| AppError::not_found("model"))?;
-        Ok(Model(row))
+        Model::new(row, model.seen())
     }
 
     /// Deletes a model with its versions and aliases, in one transaction.
@@ -86,7 +86,7 @@ impl ModelMutation {
         #[graphql(desc = "The model's id.")] id: ID,
     ) -> AppResult<bool> {
         let model = editable_model(ctx, "id", &id).await?;
-        let deleted = db::models::delete(&state(ctx).db, model.0.id).await?;
+        let deleted = db::models::delete(&state(ctx).db, model.row().id).await?;
         state(ctx).storage.wake.notify_one();
         Ok(deleted)
     }
@@ -105,14 +105,14 @@ impl ModelMutation {
                 let run = visible_run(ctx, id)
                     .await?
                     .ok_or_else(|| AppError::not_found("run"))?;
-                Some(run.0.id)
+                Some(run.row().id)
             }
             None => None,
         };
         let description = validate::description("description", input.description.as_deref())?;
         let row = db::models::create_version(
             &state(ctx).db,
-            model.0.id,
+            model.row().id,
             source_run_id,
             description.as_deref(),
             principal(ctx)?.user_id,
@@ -126,7 +126,7 @@ impl ModelMutation {
             ModelChange::VersionCreated,
         )
         .await;
-        Ok(ModelVersion(row))
+        ModelVersion::new(row, model.seen())
     }
 
     /// Moves a version to a stage. Promoting to PRODUCTION archives the model's current
@@ -143,7 +143,7 @@ impl ModelMutation {
         archive_existing: bool,
     ) -> AppResult<ModelVersion> {
         let version = editable_version(ctx, "id", &id).await?;
-        let row = db::models::set_stage(&state(ctx).db, version.0.id, stage, !archive_existing)
+        let row = db::models::set_stage(&state(ctx).db, version.row().id, stage, !archive_existing)
             .await?
             .ok_or_else(|| AppError::not_found("model version"))?;
         announce(
@@ -154,7 +154,7 @@ impl ModelMutation {
             ModelChange::StageChanged,
         )
         .await;
-        Ok(ModelVersion(row))
+        ModelVersion::new(row, version.seen())
     }
 
     /// Deletes a version (its number is not reused) and the aliases pointing at it.
@@ -164,7 +164,7 @@ impl ModelMutation {
         #[graphql(desc = "The version's id.")] id: ID,
     ) -> AppResult<bool> {
         let version = editable_version(ctx, "id", &id).await?;
-        let deleted = db::models::delete_version(&state(ctx).db, version.0.id).await?;
+        let deleted = db::models::delete_version(&state(ctx).db, version.row().id).await?;
         state(ctx).storage.wake.notify_one();
         Ok(deleted)
     }
@@ -186,17 +186,17 @@ impl ModelMutation {
         let version_id = ids::parse("versionId", &version_id)?;
         let version = visible_version(ctx, version_id)
             .await?
-            .filter(|v| v.0.model_id == model.0.id)
+            .filter(|v| v.row().model_id == model.row().id)
             .ok_or_else(|| AppError::validation("versionId", "not a version of this model"))?;
         db::models::set_alias(
             &state(ctx).db,
-            model.0.id,
+            model.row().id,
             &alias,
-            version.0.id,
+            version.row().id,
             principal(ctx)?.user_id,
         )
         .await?;
-        let (model_id, version_id) = (model.0.id, Some(version.0.id));
+        let (model_id, version_id) = (model.row().id, Some(version.row().id));
         announce(
             ctx,
             model_id,
@@ -216,14 +216,19 @@ impl ModelMutation {
         #[graphql(desc = "The alias to remove.")] alias: String,
     ) -> AppResult<bool> {
         let model = editable_model(ctx, "modelId", &model_id).await?;
-        if !db::models::delete_alias(&state(ctx).db, model.0.id, &alias, principal(ctx)?.user_id)
-            .await?
+        if !db::models::delete_alias(
+            &state(ctx).db,
+            model.row().id,
+            &alias,
+            principal(ctx)?.user_id,
+        )
+        .await?
         {
             return Err(AppError::not_found("alias"));
         }
         announce(
             ctx,
-            model.0.id,
+            model.row().id,
             None,
             Some(alias),
             ModelChange::AliasDeleted,
@@ -277,7 +282,7 @@ async fn editable_model(ctx: &Context<'_>, field: &str, id: &ID) -> AppResult<Mo
     let model = visible_model(ctx, id)
         .await?
         .ok_or_else(|| AppError::not_found("model"))?;
-    require(ctx, model.0.project_id, ProjectRole::Editor, "model").await?;
+    require(ctx, model.row().project_id, ProjectRole::Editor, "model").await?;
     Ok(model)
 }
 
@@ -288,7 +293,7 @@ async fn editable_version(ctx: &Context<'_>, field: &str, id: &ID) -> AppResult<
         .ok_or_else(|| AppError::not_found("model version"))?;
     require(
         ctx,
-        version.0.project_id,
+        version.row().project_id,
         ProjectRole::Editor,
         "model version",
     )

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 use uuid::Uuid;
 
 use crate::error::AppResult;
-use crate::graphql::access::{can_read, loader};
+use crate::graphql::access::{loader, readable};
 use crate::graphql::ids;
 use crate::graphql::loaders::{ModelKey, VersionKey};
 use crate::graphql::model::types::{Model, ModelVersion};
@@ -37,14 +37,18 @@ pub async fn visible_model(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Mode
     let Some(row) = loader(ctx).load_one(ModelKey(id)).await? else {
         return Ok(None);
     };
-    Ok(can_read(ctx, row.project_id).await?.then_some(Model(row)))
+    readable(ctx, row.project_id)
+        .await?
+        .map(|seen| Model::new(row, seen))
+        .transpose()
 }
 
 pub async fn visible_version(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<ModelVersion>> {
     let Some(row) = loader(ctx).load_one(VersionKey(id)).await? else {
         return Ok(None);
     };
-    Ok(can_read(ctx, row.project_id)
+    readable(ctx, row.project_id)
         .await?
-        .then_some(ModelVersion(row)))
+        .map(|seen| ModelVersion::new(row, seen))
+        .transpose()
 }

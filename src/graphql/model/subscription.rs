@@ -54,36 +54,43 @@ impl ModelSubscription {
             .await?
             .ok_or_else(|| AppError::not_found("model"))?;
         let db = state(ctx).db.clone();
-        follow(ctx, Topic::Model(id), model.0.project_id, move |event| {
-            let db = db.clone();
-            async move {
-                let Event::Model {
-                    version_id,
-                    alias,
-                    change,
-                } = &*event
-                else {
-                    return Ok(None);
-                };
-                let version = match version_id {
-                    Some(v) => db::models::find_versions(&db, &[*v])
-                        .await?
-                        .pop()
-                        .map(ModelVersion),
-                    None => None,
-                };
-                let kind = match change {
-                    ModelChange::VersionCreated => ModelEventKind::VersionCreated,
-                    ModelChange::StageChanged => ModelEventKind::StageChanged,
-                    ModelChange::AliasSet => ModelEventKind::AliasSet,
-                    ModelChange::AliasDeleted => ModelEventKind::AliasDeleted,
-                };
-                Ok(Some(ModelEvent {
-                    kind,
-                    version,
-                    alias: alias.clone(),
-                }))
-            }
-        })
+        let seen = model.seen();
+        follow(
+            ctx,
+            Topic::Model(id),
+            model.row().project_id,
+            move |event| {
+                let db = db.clone();
+                async move {
+                    let Event::Model {
+                        version_id,
+                        alias,
+                        change,
+                    } = &*event
+                    else {
+                        return Ok(None);
+                    };
+                    let version = match version_id {
+                        Some(v) => db::models::find_versions(&db, &[*v])
+                            .await?
+                            .pop()
+                            .map(|row| ModelVersion::new(row, seen))
+                            .transpose()?,
+                        None => None,
+                    };
+                    let kind = match change {
+                        ModelChange::VersionCreated => ModelEventKind::VersionCreated,
+                        ModelChange::StageChanged => ModelEventKind::StageChanged,
+                        ModelChange::AliasSet => ModelEventKind::AliasSet,
+                        ModelChange::AliasDeleted => ModelEventKind::AliasDeleted,
+                    };
+                    Ok(Some(ModelEvent {
+                        kind,
+                        version,
+                        alias: alias.clone(),
+                    }))
+                }
+            },
+        )
     }
 }

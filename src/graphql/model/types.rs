@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use crate::db;
 use crate::db::models::{AliasEventRow, AliasRow, ModelRow, ModelStage, VersionRow};
 use crate::error::{AppError, AppResult};
-use crate::graphql::access::{can_read, loader};
+use crate::graphql::access::project_object;
+use crate::graphql::access::{Readable, loader, readable};
 use crate::graphql::account::types::User;
 use crate::graphql::artifact::types::Artifact;
 use crate::graphql::common::{Tag, TagInput, tag_list, user};
@@ -21,8 +22,7 @@ use crate::graphql::loaders::{
 use crate::graphql::project::types::Project;
 use crate::graphql::run::types::Run;
 
-/// Only built for callers who may see its project.
-pub struct Model(pub ModelRow);
+project_object!(Model, ModelRow, project_id);
 
 /// A registered model: a named line of versions, each with a stage, aliases pointing at
 /// some of them, and lineage back to the run that made it.
@@ -30,39 +30,39 @@ pub struct Model(pub ModelRow);
 impl Model {
     /// The model's id.
     async fn id(&self) -> ID {
-        to_id(self.0.id)
+        to_id(self.row.id)
     }
     /// The project it belongs to.
     async fn project(&self, ctx: &Context<'_>) -> AppResult<Project> {
         loader(ctx)
-            .load_one(ProjectKey(self.0.project_id))
+            .load_one(ProjectKey(self.row.project_id))
             .await?
-            .map(Project)
             .ok_or_else(|| AppError::not_found("project"))
+            .and_then(|row| Project::new(row, self.seen))
     }
     /// Unique within the project, at most 200 characters.
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
     /// What the model does, at most 10,000 characters.
     async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
+        self.row.description.as_deref()
     }
     /// Its tags, ordered by key.
     async fn tags(&self) -> Vec<Tag> {
-        tag_list(&self.0.tags)
+        tag_list(&self.row.tags)
     }
     /// When the model was registered.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
     /// When its name, description or tags last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
     /// Who registered it (null if that account was deleted).
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        user(ctx, self.0.created_by).await
+        user(ctx, self.seen, self.row.created_by).await
     }
     /// Versions, newest first.
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
@@ -81,7 +81,7 @@ impl Model {
             })
             .transpose()?;
         let key = ChildPageKey {
-            parent: self.0.id,
+            parent: self.row.id,
             after: before,
             limit: limit as i64 + 1,
         };
@@ -89,29 +89,36 @@ impl Model {
             .load_one(VersionPageKey(key))
             .await?
             .unwrap_or_default();
-        Ok(build_page(
+        build_page(
             rows,
             limit,
             before.is_some(),
-            TotalCount::VersionsOf(self.0.id),
+            TotalCount::VersionsOf(self.row.id),
             |v| v.version.to_string(),
-            ModelVersion,
-        ))
+            |row| ModelVersion::new(row, self.seen),
+        )
     }
     /// The highest-numbered version.
     async fn latest_version(&self, ctx: &Context<'_>) -> AppResult<Option<ModelVersion>> {
-        Ok(loader(ctx)
-            .load_one(LatestVersionKey(self.0.id))
+        loader(ctx)
+            .load_one(LatestVersionKey(self.row.id))
             .await?
-            .map(ModelVersion))
+            .map(|row| ModelVersion::new(row, self.seen))
+            .transpose()
     }
     /// The model's aliases (`champion` → a version), by name.
     async fn aliases(&self, ctx: &Context<'_>) -> AppResult<Vec<ModelAlias>> {
         let rows = loader(ctx)
-            .load_one(ModelAliasesKey(self.0.id))
+            .load_one(ModelAliasesKey(self.row.id))
             .await?
             .unwrap_or_default();
-        Ok(rows.into_iter().map(ModelAlias).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| ModelAlias {
+                row,
+                seen: self.seen,
+            })
+            .collect())
     }
     /// Who pointed which alias where and when, newest first (at most `first`, ≤ 100).
     async fn alias_history(
@@ -120,40 +127,46 @@ impl Model {
         #[graphql(default = 20, desc = "How many changes, 0 to 100.")] first: i32,
     ) -> AppResult<Vec<AliasEvent>> {
         let limit = page_size(Some(first))?;
-        let rows = db::models::alias_history(&state(ctx).db, self.0.id, limit as i64).await?;
-        Ok(rows.into_iter().map(AliasEvent).collect())
+        let rows = db::models::alias_history(&state(ctx).db, self.row.id, limit as i64).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| AliasEvent {
+                row,
+                seen: self.seen,
+            })
+            .collect())
     }
 }
 
-pub struct ModelVersion(pub VersionRow);
+project_object!(ModelVersion, VersionRow, project_id);
 
 /// A numbered version of a model, with its lineage back to the run that made it.
 #[Object]
 impl ModelVersion {
     /// The version's id.
     async fn id(&self) -> ID {
-        to_id(self.0.id)
+        to_id(self.row.id)
     }
     /// The model it is a version of.
     async fn model(&self, ctx: &Context<'_>) -> AppResult<Model> {
         loader(ctx)
-            .load_one(ModelKey(self.0.model_id))
+            .load_one(ModelKey(self.row.model_id))
             .await?
-            .map(Model)
             .ok_or_else(|| AppError::not_found("model"))
+            .and_then(|row| Model::new(row, self.seen))
     }
     /// 1, 2, 3 … per model, assigned by the server.
     async fn version(&self) -> i32 {
-        self.0.version
+        self.row.version
     }
     /// Where it is in its life: NONE, STAGING, PRODUCTION or ARCHIVED.
     async fn stage(&self) -> ModelStage {
-        self.0.stage
+        self.row.stage
     }
     /// The aliases pointing at this version.
     async fn aliases(&self, ctx: &Context<'_>) -> AppResult<Vec<String>> {
         let rows = loader(ctx)
-            .load_one(VersionAliasesKey(self.0.id))
+            .load_one(VersionAliasesKey(self.row.id))
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(|a| a.alias).collect())
@@ -161,82 +174,97 @@ impl ModelVersion {
     /// The run this version came from; null when none was given, it was deleted, or it is
     /// in a project you cannot see.
     async fn source_run(&self, ctx: &Context<'_>) -> AppResult<Option<Run>> {
-        let Some(id) = self.0.source_run_id else {
+        let Some(id) = self.row.source_run_id else {
             return Ok(None);
         };
         let Some(row) = loader(ctx).load_one(RunKey(id)).await? else {
             return Ok(None);
         };
-        Ok(can_read(ctx, row.project_id).await?.then_some(Run(row)))
+        readable(ctx, row.project_id)
+            .await?
+            .map(|seen| Run::new(row, seen))
+            .transpose()
     }
     /// What changed in this version, at most 10,000 characters.
     async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
+        self.row.description.as_deref()
     }
     /// When the version was registered.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
     /// Who registered it (null if that account was deleted).
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        user(ctx, self.0.created_by).await
+        user(ctx, self.seen, self.row.created_by).await
     }
     /// The version's artifacts, by path.
     async fn artifacts(&self, ctx: &Context<'_>) -> AppResult<Vec<Artifact>> {
         let rows = loader(ctx)
-            .load_one(VersionArtifactsKey(self.0.id))
+            .load_one(VersionArtifactsKey(self.row.id))
             .await?
             .unwrap_or_default();
-        Ok(rows.into_iter().map(Artifact).collect())
+        rows.into_iter()
+            .map(|row| Artifact::new(row, self.seen))
+            .collect()
     }
 }
 
-pub struct ModelAlias(pub AliasRow);
+/// Built only here, from the aliases of a `Model` the caller may see (with its proof).
+pub struct ModelAlias {
+    row: AliasRow,
+    seen: Readable,
+}
 
 /// A named pointer to one version of a model (`champion`), moved by `setModelAlias`.
 #[Object]
 impl ModelAlias {
     /// The alias, unique within the model.
     async fn alias(&self) -> &str {
-        &self.0.alias
+        &self.row.alias
     }
     /// The version it points at.
     async fn version(&self, ctx: &Context<'_>) -> AppResult<Option<ModelVersion>> {
-        Ok(loader(ctx)
-            .load_one(VersionKey(self.0.version_id))
+        loader(ctx)
+            .load_one(VersionKey(self.row.version_id))
             .await?
-            .map(ModelVersion))
+            .map(|row| ModelVersion::new(row, self.seen))
+            .transpose()
     }
     /// The version number it points at.
     async fn version_number(&self) -> i32 {
-        self.0.version
+        self.row.version
     }
     /// When it was last set or moved.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
 }
 
-pub struct AliasEvent(pub AliasEventRow);
+/// Built only here, from the alias history of a `Model` the caller may see (with its
+/// proof).
+pub struct AliasEvent {
+    row: AliasEventRow,
+    seen: Readable,
+}
 
 /// One change of an alias: set, moved or deleted.
 #[Object]
 impl AliasEvent {
     /// The alias that changed.
     async fn alias(&self) -> &str {
-        &self.0.alias
+        &self.row.alias
     }
     /// The version it then pointed at; null when the alias was deleted.
     async fn version(&self) -> Option<i32> {
-        self.0.version
+        self.row.version
     }
     /// Who changed it (null if that account was deleted).
     async fn changed_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        user(ctx, self.0.changed_by).await
+        user(ctx, self.seen, self.row.changed_by).await
     }
     /// When it changed.
     async fn changed_at(&self) -> DateTime<Utc> {
-        self.0.changed_at
+        self.row.changed_at
     }
 }
 

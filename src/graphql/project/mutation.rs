@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object};
 use crate::db;
 use crate::db::projects::{MembershipChange, ProjectRole};
 use crate::error::{AppError, AppResult};
-use crate::graphql::access::require;
+use crate::graphql::access::{created_by_caller, require};
 use crate::graphql::context::{principal, state};
 use crate::graphql::ids;
 use crate::graphql::project::types::{
@@ -30,7 +30,8 @@ impl ProjectMutation {
         let description = validate::description("description", input.description.as_deref())?;
         let row =
             db::projects::insert(&state(ctx).db, &name, description.as_deref(), p.user_id).await?;
-        Ok(Project(row))
+        let seen = created_by_caller(ctx, &row)?;
+        Project::new(row, seen)
     }
 
     /// Renames or describes a project (OWNER).
@@ -41,7 +42,7 @@ impl ProjectMutation {
         #[graphql(desc = "What to change.")] input: UpdateProjectInput,
     ) -> AppResult<Project> {
         let id = ids::parse("id", &id)?;
-        require(ctx, id, ProjectRole::Owner, "project").await?;
+        let seen = require(ctx, id, ProjectRole::Owner, "project").await?;
         let name = input
             .name
             .as_deref()
@@ -51,7 +52,7 @@ impl ProjectMutation {
         let row = db::projects::update(&state(ctx).db, id, name.as_deref(), description.as_deref())
             .await?
             .ok_or_else(|| AppError::not_found("project"))?;
-        Ok(Project(row))
+        Project::new(row, seen)
     }
 
     /// Deletes a project and everything in it, in one transaction (OWNER).
@@ -76,7 +77,7 @@ impl ProjectMutation {
         #[graphql(desc = "Who and with which role.")] input: AddProjectMemberInput,
     ) -> AppResult<ProjectMember> {
         let project_id = ids::parse("projectId", &input.project_id)?;
-        require(ctx, project_id, ProjectRole::Owner, "project").await?;
+        let seen = require(ctx, project_id, ProjectRole::Owner, "project").await?;
         let email = validate::email("email", &input.email)?;
         let db = &state(ctx).db;
         let user = db::users::find_by_email(db, &email).await?.ok_or_else(|| {
@@ -86,7 +87,7 @@ impl ProjectMutation {
             )
         })?;
         let row = db::projects::add_member(db, project_id, user.id, input.role).await?;
-        Ok(ProjectMember(row))
+        ProjectMember::new(row, seen)
     }
 
     /// Changes a member's role (OWNER). The last OWNER cannot be demoted.
@@ -97,11 +98,11 @@ impl ProjectMutation {
     ) -> AppResult<ProjectMember> {
         let project_id = ids::parse("projectId", &input.project_id)?;
         let user_id = ids::parse("userId", &input.user_id)?;
-        require(ctx, project_id, ProjectRole::Owner, "project").await?;
+        let seen = require(ctx, project_id, ProjectRole::Owner, "project").await?;
         match db::projects::change_member(&state(ctx).db, project_id, user_id, Some(input.role))
             .await?
         {
-            MembershipChange::Changed(Some(row)) => Ok(ProjectMember(row)),
+            MembershipChange::Changed(Some(row)) => ProjectMember::new(row, seen),
             MembershipChange::Changed(None) | MembershipChange::NotAMember => {
                 Err(AppError::not_found("member"))
             }

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 
 use crate::db;
 use crate::error::AppResult;
-use crate::graphql::access::{can_read, loader};
+use crate::graphql::access::{loader, not_listed, readable, readable_many};
 use crate::graphql::connection::{
     Page, TotalCount, build_page, decode_id_cursor, page_size, wants_total,
 };
@@ -51,14 +51,18 @@ impl ProjectQuery {
         } else {
             0
         };
-        Ok(build_page(
+        let seen = readable_many(ctx, rows.iter().map(|r| r.id)).await?;
+        build_page(
             rows,
             limit,
             after.is_some(),
             TotalCount::Known(total),
             |p| p.id.to_string(),
-            Project,
-        ))
+            |row| {
+                let proof = seen.get(&row.id).copied();
+                Project::new(row, proof.ok_or_else(not_listed)?)
+            },
+        )
     }
 }
 
@@ -67,5 +71,8 @@ pub async fn visible_project(ctx: &Context<'_>, id: uuid::Uuid) -> AppResult<Opt
     let Some(row) = loader(ctx).load_one(ProjectKey(id)).await? else {
         return Ok(None);
     };
-    Ok(can_read(ctx, row.id).await?.then_some(Project(row)))
+    readable(ctx, row.id)
+        .await?
+        .map(|seen| Project::new(row, seen))
+        .transpose()
 }

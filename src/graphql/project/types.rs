@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::projects::{MemberRow, ProjectRole, ProjectRow};
 use crate::error::AppResult;
+use crate::graphql::access::project_object;
 use crate::graphql::access::{access, loader};
 use crate::graphql::account::types::User;
 use crate::graphql::common::user;
@@ -14,8 +15,7 @@ use crate::graphql::ids::to_id;
 use crate::graphql::loaders::{ChildPageKey, ExperimentPageKey, MembersKey, ModelPageKey};
 use crate::graphql::model::types::Model;
 
-/// Only built for callers who may see it.
-pub struct Project(pub ProjectRow);
+project_object!(Project, ProjectRow, id);
 
 /// A workspace of experiments and models, shared with its members. Members see it; OWNERs
 /// manage its members; ADMINs see every project.
@@ -23,39 +23,41 @@ pub struct Project(pub ProjectRow);
 impl Project {
     /// The project's id.
     async fn id(&self) -> ID {
-        to_id(self.0.id)
+        to_id(self.row.id)
     }
     /// The project's name, unique across projects, at most 200 characters.
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
     /// What the project is for, at most 10,000 characters.
     async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
+        self.row.description.as_deref()
     }
     /// When the project was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
     /// When the project's name or description last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
     /// Who created the project (null if that account was deleted).
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        user(ctx, self.0.created_by).await
+        user(ctx, self.seen, self.row.created_by).await
     }
     /// The caller's role; null for an ADMIN who is not a member.
     async fn my_role(&self, ctx: &Context<'_>) -> AppResult<Option<ProjectRole>> {
-        Ok(access(ctx, self.0.id).await?.role)
+        Ok(access(ctx, self.row.id).await?.role)
     }
     /// Everyone with a role in the project, in the order they joined.
     async fn members(&self, ctx: &Context<'_>) -> AppResult<Vec<ProjectMember>> {
         let rows = loader(ctx)
-            .load_one(MembersKey(self.0.id))
+            .load_one(MembersKey(self.row.id))
             .await?
             .unwrap_or_default();
-        Ok(rows.into_iter().map(ProjectMember).collect())
+        rows.into_iter()
+            .map(|row| ProjectMember::new(row, self.seen))
+            .collect()
     }
     /// The project's experiments, oldest first.
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
@@ -68,7 +70,7 @@ impl Project {
         let limit = page_size(first)?;
         let after = decode_id_cursor(after.as_deref())?;
         let key = ChildPageKey {
-            parent: self.0.id,
+            parent: self.row.id,
             after,
             limit: limit as i64 + 1,
         };
@@ -76,14 +78,14 @@ impl Project {
             .load_one(ExperimentPageKey(key))
             .await?
             .unwrap_or_default();
-        Ok(build_page(
+        build_page(
             rows,
             limit,
             after.is_some(),
-            TotalCount::ExperimentsOf(self.0.id),
+            TotalCount::ExperimentsOf(self.row.id),
             |e| e.id.to_string(),
-            Experiment,
-        ))
+            |row| Experiment::new(row, self.seen),
+        )
     }
     /// The project's registered models, oldest first.
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
@@ -96,7 +98,7 @@ impl Project {
         let limit = page_size(first)?;
         let after = decode_id_cursor(after.as_deref())?;
         let key = ChildPageKey {
-            parent: self.0.id,
+            parent: self.row.id,
             after,
             limit: limit as i64 + 1,
         };
@@ -104,33 +106,33 @@ impl Project {
             .load_one(ModelPageKey(key))
             .await?
             .unwrap_or_default();
-        Ok(build_page(
+        build_page(
             rows,
             limit,
             after.is_some(),
-            TotalCount::ModelsOf(self.0.id),
+            TotalCount::ModelsOf(self.row.id),
             |m| m.id.to_string(),
-            Model,
-        ))
+            |row| Model::new(row, self.seen),
+        )
     }
 }
 
-pub struct ProjectMember(pub MemberRow);
+project_object!(ProjectMember, MemberRow, project_id);
 
 /// A user's role in a project.
 #[Object]
 impl ProjectMember {
     /// The member (null if the account was deleted).
     async fn user(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        user(ctx, Some(self.0.user_id)).await
+        user(ctx, self.seen, Some(self.row.user_id)).await
     }
     /// What the member may do: VIEWER reads, EDITOR also writes, OWNER also manages members.
     async fn role(&self) -> ProjectRole {
-        self.0.role
+        self.row.role
     }
     /// When the member was added.
     async fn added_at(&self) -> DateTime<Utc> {
-        self.0.added_at
+        self.row.added_at
     }
 }
 

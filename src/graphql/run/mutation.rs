@@ -40,7 +40,7 @@ impl RunMutation {
             .ok_or_else(|| AppError::not_found("experiment"))?;
         require(
             ctx,
-            experiment.0.project_id,
+            experiment.row().project_id,
             ProjectRole::Editor,
             "experiment",
         )
@@ -54,7 +54,7 @@ impl RunMutation {
         let row = db::runs::insert(
             &state(ctx).db,
             experiment_id,
-            experiment.0.project_id,
+            experiment.row().project_id,
             &name,
             &params,
             &tags,
@@ -62,7 +62,7 @@ impl RunMutation {
         )
         .await?;
         announce(ctx, &row, RunChange::Created).await;
-        Ok(Run(row))
+        Run::new(row, experiment.seen())
     }
 
     /// Renames a run or moves it along RUNNING → FINISHED / FAILED / KILLED.
@@ -78,11 +78,11 @@ impl RunMutation {
             .as_deref()
             .map(|n| validate::name("name", n))
             .transpose()?;
-        let row = db::runs::update(&state(ctx).db, run.0.id, name.as_deref(), input.status)
+        let row = db::runs::update(&state(ctx).db, run.row().id, name.as_deref(), input.status)
             .await?
             .ok_or_else(|| AppError::not_found("run"))?;
         announce(ctx, &row, RunChange::Updated).await;
-        Ok(Run(row))
+        Run::new(row, run.seen())
     }
 
     /// Deletes a run with its params, tags and metrics, in one transaction.
@@ -92,10 +92,10 @@ impl RunMutation {
         #[graphql(desc = "The run's id.")] id: ID,
     ) -> AppResult<bool> {
         let run = editable(ctx, "id", &id).await?;
-        let deleted = db::runs::delete(&state(ctx).db, run.0.id).await?;
+        let deleted = db::runs::delete(&state(ctx).db, run.row().id).await?;
         state(ctx).storage.wake.notify_one();
         if deleted {
-            announce(ctx, &run.0, RunChange::Deleted).await;
+            announce(ctx, run.row(), RunChange::Deleted).await;
         }
         Ok(deleted)
     }
@@ -110,8 +110,8 @@ impl RunMutation {
     ) -> AppResult<Run> {
         let run = editable(ctx, "runId", &run_id).await?;
         let params = check_params("params", &params)?;
-        db::runs::log_params(&state(ctx).db, run.0.id, &params).await?;
-        announce(ctx, &run.0, RunChange::Updated).await;
+        db::runs::log_params(&state(ctx).db, run.row().id, &params).await?;
+        announce(ctx, run.row(), RunChange::Updated).await;
         Ok(run)
     }
 
@@ -124,8 +124,8 @@ impl RunMutation {
     ) -> AppResult<Run> {
         let run = editable(ctx, "runId", &run_id).await?;
         let tags = check_tags("tags", &tags)?;
-        db::runs::set_tags(&state(ctx).db, run.0.id, &tags).await?;
-        announce(ctx, &run.0, RunChange::Updated).await;
+        db::runs::set_tags(&state(ctx).db, run.row().id, &tags).await?;
+        announce(ctx, run.row(), RunChange::Updated).await;
         Ok(run)
     }
 
@@ -139,12 +139,15 @@ impl RunMutation {
     ) -> AppResult<i32> {
         let run = editable(ctx, "runId", &run_id).await?;
         let points = check_metrics(&metrics)?;
-        let n = db::runs::log_metrics(&state(ctx).db, run.0.id, &points).await?;
+        let n = db::runs::log_metrics(&state(ctx).db, run.row().id, &points).await?;
         let event = Event::Metrics {
-            run_id: run.0.id,
+            run_id: run.row().id,
             points,
         };
-        state(ctx).events.publish(Topic::Run(run.0.id), event).await;
+        state(ctx)
+            .events
+            .publish(Topic::Run(run.row().id), event)
+            .await;
         Ok(n as i32)
     }
 }
@@ -175,7 +178,7 @@ async fn editable(ctx: &Context<'_>, field: &str, id: &ID) -> AppResult<Run> {
     let run = visible_run(ctx, id)
         .await?
         .ok_or_else(|| AppError::not_found("run"))?;
-    require(ctx, run.0.project_id, ProjectRole::Editor, "run").await?;
+    require(ctx, run.row().project_id, ProjectRole::Editor, "run").await?;
     Ok(run)
 }
 

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::error::{AppError, AppResult};
-use crate::graphql::access::{can_read, loader};
+use crate::graphql::access::{loader, readable};
 use crate::graphql::connection::{Page, TotalCount, page_size, wants_total};
 use crate::graphql::context::state;
 use crate::graphql::experiment::query::visible_experiment;
@@ -54,12 +54,14 @@ impl RunQuery {
             ));
         }
         let mut experiments = Vec::with_capacity(experiment_ids.len());
+        let mut seen = Vec::new();
         for id in &experiment_ids {
             let id = ids::parse("experimentIds", id)?;
-            visible_experiment(ctx, id)
+            let experiment = visible_experiment(ctx, id)
                 .await?
                 .ok_or_else(|| AppError::not_found("experiment"))?;
             experiments.push(id);
+            seen.push(experiment.seen());
         }
         let limit = page_size(first)?;
         let query = run_query(filter, order_by, after.as_deref(), limit)?;
@@ -74,12 +76,13 @@ impl RunQuery {
         } else {
             0
         };
-        Ok(search_page(
+        search_page(
             rows,
             limit,
             query.after.is_some(),
             TotalCount::Known(total),
-        ))
+            &seen,
+        )
     }
 }
 
@@ -87,5 +90,8 @@ pub async fn visible_run(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Run>> 
     let Some(row) = loader(ctx).load_one(RunKey(id)).await? else {
         return Ok(None);
     };
-    Ok(can_read(ctx, row.project_id).await?.then_some(Run(row)))
+    readable(ctx, row.project_id)
+        .await?
+        .map(|seen| Run::new(row, seen))
+        .transpose()
 }

@@ -8,6 +8,7 @@ use crate::db::search::{
     check_cursor_value,
 };
 use crate::error::{AppError, AppResult};
+use crate::graphql::access::{Readable, not_listed};
 use crate::graphql::connection::{Page, TotalCount, build_page, decode_cursor};
 use crate::graphql::run::types::Run;
 use crate::validate;
@@ -281,19 +282,27 @@ pub fn run_query(
     })
 }
 
-/// A connection of runs from search rows.
+/// A connection of runs from search rows, each built with the proof of its project among
+/// `seen` (the searched experiments').
 pub fn search_page(
     rows: Vec<SearchRow>,
     limit: usize,
     has_previous: bool,
     total: TotalCount,
-) -> Page<Run> {
+    seen: &[Readable],
+) -> AppResult<Page<Run>> {
     build_page(
         rows,
         limit,
         has_previous,
         total,
         |r| serde_json::to_string(&r.cursor()).unwrap_or_default(),
-        |r| Run(r.run),
+        |r| {
+            let proof = seen
+                .iter()
+                .find(|s| s.project_id() == r.run.project_id)
+                .ok_or_else(not_listed)?;
+            Run::new(r.run, *proof)
+        },
     )
 }

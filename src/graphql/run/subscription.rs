@@ -6,6 +6,7 @@ use futures_util::Stream;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, Topic};
+use crate::graphql::access::Readable;
 use crate::graphql::context::state;
 use crate::graphql::ids::{self, to_id};
 use crate::graphql::live::follow;
@@ -38,7 +39,7 @@ impl RunSubscription {
         let run = visible_run(ctx, id)
             .await?
             .ok_or_else(|| AppError::not_found("run"))?;
-        follow(ctx, Topic::Run(id), run.0.project_id, move |event| {
+        follow(ctx, Topic::Run(id), run.row().project_id, move |event| {
             let keys = keys.clone();
             async move {
                 let Event::Metrics { run_id, points } = &*event else {
@@ -74,7 +75,8 @@ impl RunSubscription {
             .await?
             .ok_or_else(|| AppError::not_found("run"))?;
         let db = state(ctx).db.clone();
-        follow(ctx, Topic::Run(id), run.0.project_id, move |event| {
+        let seen = run.seen();
+        follow(ctx, Topic::Run(id), run.row().project_id, move |event| {
             let db = db.clone();
             async move {
                 let Event::RunUpdated { run_id, deleted } = &*event else {
@@ -83,17 +85,18 @@ impl RunSubscription {
                 if *deleted {
                     return Err(AppError::not_found("run"));
                 }
-                current_run(&db, *run_id).await.map(Some)
+                current_run(&db, *run_id, seen).await.map(Some)
             }
         })
     }
 }
 
-/// The run as it is now (NOT_FOUND once deleted).
-pub async fn current_run(db: &sqlx::PgPool, id: uuid::Uuid) -> AppResult<Run> {
+/// The run as it is now (NOT_FOUND once deleted), for a caller `seen` lets read its
+/// project.
+pub async fn current_run(db: &sqlx::PgPool, id: uuid::Uuid, seen: Readable) -> AppResult<Run> {
     db::runs::find_many(db, &[id])
         .await?
         .pop()
-        .map(Run)
         .ok_or_else(|| AppError::not_found("run"))
+        .and_then(|row| Run::new(row, seen))
 }

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use crate::db;
 use crate::db::runs::{PointRow, RunRow, RunStatus};
 use crate::error::{AppError, AppResult};
-use crate::graphql::access::{can_read, loader};
+use crate::graphql::access::project_object;
+use crate::graphql::access::{loader, readable_many};
 use crate::graphql::account::types::User;
 use crate::graphql::artifact::types::Artifact;
 use crate::graphql::common::{Tag, user};
@@ -26,8 +27,7 @@ use crate::validate;
 /// Most points a downsampled history returns.
 pub const MAX_SAMPLED_POINTS: i32 = 10_000;
 
-/// Only built for callers who may see its project.
-pub struct Run(pub RunRow);
+project_object!(Run, RunRow, project_id);
 
 /// A parameter: written once per run.
 #[derive(SimpleObject, Clone)]
@@ -78,40 +78,40 @@ impl From<PointRow> for MetricPoint {
 impl Run {
     /// The run's id.
     async fn id(&self) -> ID {
-        to_id(self.0.id)
+        to_id(self.row.id)
     }
     /// The experiment it belongs to.
     async fn experiment(&self, ctx: &Context<'_>) -> AppResult<Experiment> {
         loader(ctx)
-            .load_one(ExperimentKey(self.0.experiment_id))
+            .load_one(ExperimentKey(self.row.experiment_id))
             .await?
-            .map(Experiment)
             .ok_or_else(|| AppError::not_found("experiment"))
+            .and_then(|row| Experiment::new(row, self.seen))
     }
     /// The run's name, at most 200 characters (not unique).
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
     /// RUNNING until it is set to FINISHED, FAILED or KILLED.
     async fn status(&self) -> RunStatus {
-        self.0.status
+        self.row.status
     }
     /// When the run was created.
     async fn started_at(&self) -> DateTime<Utc> {
-        self.0.started_at
+        self.row.started_at
     }
     /// When the run left RUNNING.
     async fn ended_at(&self) -> Option<DateTime<Utc>> {
-        self.0.ended_at
+        self.row.ended_at
     }
     /// Who created it (null if that account was deleted).
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        user(ctx, self.0.created_by).await
+        user(ctx, self.seen, self.row.created_by).await
     }
     /// Params in key order.
     async fn params(&self, ctx: &Context<'_>) -> AppResult<Vec<Param>> {
         let rows = loader(ctx)
-            .load_one(ParamsKey(self.0.id))
+            .load_one(ParamsKey(self.row.id))
             .await?
             .unwrap_or_default();
         Ok(rows
@@ -125,7 +125,7 @@ impl Run {
     /// Tags in key order.
     async fn tags(&self, ctx: &Context<'_>) -> AppResult<Vec<Tag>> {
         let rows = loader(ctx)
-            .load_one(TagsKey(self.0.id))
+            .load_one(TagsKey(self.row.id))
             .await?
             .unwrap_or_default();
         Ok(rows
@@ -139,7 +139,7 @@ impl Run {
     /// The latest value of each metric (greatest step, then latest timestamp).
     async fn latest_metrics(&self, ctx: &Context<'_>) -> AppResult<Vec<Metric>> {
         let rows = loader(ctx)
-            .load_one(LatestMetricsKey(self.0.id))
+            .load_one(LatestMetricsKey(self.row.id))
             .await?
             .unwrap_or_default();
         Ok(rows
@@ -172,20 +172,20 @@ impl Run {
             })
             .transpose()?;
         let db = &state(ctx).db;
-        let rows = db::runs::history_page(db, self.0.id, &key, after, limit as i64 + 1).await?;
+        let rows = db::runs::history_page(db, self.row.id, &key, after, limit as i64 + 1).await?;
         let total = if wants_total(ctx) {
-            db::runs::history_count(db, self.0.id, &key).await?
+            db::runs::history_count(db, self.row.id, &key).await?
         } else {
             0
         };
-        Ok(build_page(
+        build_page(
             rows,
             limit,
             after.is_some(),
             TotalCount::Known(total),
             |p| format!("{}:{}", p.step, p.id),
-            MetricPoint::from,
-        ))
+            |p| Ok(MetricPoint::from(p)),
+        )
     }
     /// A metric's history cut down to at most `maxPoints` for charts: the step range is
     /// split into `maxPoints / 4` buckets, each keeping its first, last, minimum and
@@ -205,36 +205,38 @@ impl Run {
         }
         let db = &state(ctx).db;
         let rows =
-            db::runs::history_page(db, self.0.id, &key, None, i64::from(max_points) + 1).await?;
+            db::runs::history_page(db, self.row.id, &key, None, i64::from(max_points) + 1).await?;
         if rows.len() <= max_points as usize {
             return Ok(rows.into_iter().map(MetricPoint::from).collect());
         }
         let sampled =
-            db::runs::history_sampled(db, self.0.id, &key, i64::from(max_points / 4)).await?;
+            db::runs::history_sampled(db, self.row.id, &key, i64::from(max_points / 4)).await?;
         Ok(sampled.into_iter().map(MetricPoint::from).collect())
     }
     /// The run's artifacts, by path.
     async fn artifacts(&self, ctx: &Context<'_>) -> AppResult<Vec<Artifact>> {
         let rows = loader(ctx)
-            .load_one(RunArtifactsKey(self.0.id))
+            .load_one(RunArtifactsKey(self.row.id))
             .await?
             .unwrap_or_default();
-        Ok(rows.into_iter().map(Artifact).collect())
+        rows.into_iter()
+            .map(|row| Artifact::new(row, self.seen))
+            .collect()
     }
     /// Model versions made from this run, in models you can see.
     async fn model_versions(&self, ctx: &Context<'_>) -> AppResult<Vec<ModelVersion>> {
         let rows = loader(ctx)
-            .load_one(VersionsFromRunKey(self.0.id))
+            .load_one(VersionsFromRunKey(self.row.id))
             .await?
             .unwrap_or_default();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            // A version may live in another project than its source run.
-            if can_read(ctx, row.project_id).await? {
-                out.push(ModelVersion(row));
-            }
-        }
-        Ok(out)
+        // A version may live in another project than its source run.
+        let seen = readable_many(ctx, rows.iter().map(|r| r.project_id)).await?;
+        rows.into_iter()
+            .filter_map(|row| {
+                let proof = seen.get(&row.project_id).copied()?;
+                Some(ModelVersion::new(row, proof))
+            })
+            .collect()
     }
 }
 
