@@ -13,6 +13,9 @@ ensure_python
 
 export TEST_DATABASE_SERVER="${TEST_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}"
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+# Builds check every static SQL statement against the committed .sqlx/, never a database
+# (a DATABASE_URL in .env would otherwise make the macros ask it).
+export SQLX_OFFLINE=true
 
 # Databases left by earlier runs (each test makes its own, named after its process):
 # only those whose process is gone, so a run beside this one keeps its own.
@@ -31,6 +34,7 @@ echo "== format and lints"
 cargo fmt --check
 scripts/unused-deps.sh
 scripts/api-reference.sh --check
+scripts/sqlx-prepare.sh --check
 cargo clippy --locked --all-targets -- -D warnings
 
 echo "== graphql-http conformance audit"

@@ -31,10 +31,7 @@ pub async fn seed(
     size: SeedSize,
 ) -> anyhow::Result<Seeded> {
     let mut tx = db.begin().await?;
-    sqlx::query("CREATE TEMP TABLE seeded_runs (id uuid PRIMARY KEY, i int) ON COMMIT DROP")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
+    sqlx::query!(
         "WITH p AS (
              INSERT INTO projects (id, name, description, created_by)
              SELECT gen_random_uuid(), $2 || '-' || lpad(i::text, 4, '0'), 'Seeded for demos and benchmarks', $1
@@ -53,58 +50,90 @@ pub async fn seed(
                     now() - make_interval(hours => k),
                     CASE WHEN k % 5 = 2 THEN NULL ELSE now() - make_interval(hours => k) + interval '40 minutes' END,
                     $1
-             FROM e, generate_series(1, $5) AS k
-             RETURNING id)
-         INSERT INTO seeded_runs (id, i) SELECT id, row_number() OVER () FROM r",
+             FROM e, generate_series(1, $5) AS k)
+         SELECT 1 AS done",
+        owner,
+        prefix,
+        size.projects,
+        size.experiments_per_project,
+        size.runs_per_experiment,
     )
-    .bind(owner)
-    .bind(prefix)
-    .bind(size.projects)
-    .bind(size.experiments_per_project)
-    .bind(size.runs_per_experiment)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     let projects = i64::from(size.projects);
-    sqlx::query(
-        "INSERT INTO run_params (run_id, key, value)
-         SELECT id, key, value FROM seeded_runs,
+    // The runs just made: those of the projects named `prefix-NNNN`.
+    sqlx::query!(
+        "WITH seeded AS (
+             SELECT r.id, row_number() OVER (ORDER BY r.id)::int AS i
+             FROM runs r JOIN projects p ON p.id = r.project_id
+             WHERE left(p.name, length($1) + 1) = $1 || '-'
+               AND substr(p.name, length($1) + 2) ~ '^[0-9]+$')
+         INSERT INTO run_params (run_id, key, value)
+         SELECT id, key, value FROM seeded,
          LATERAL (VALUES ('learning_rate', (ARRAY['0.1', '0.01', '0.001', '0.0001'])[1 + i % 4]),
                          ('batch_size', (ARRAY['32', '64', '128', '256'])[1 + (i / 4) % 4]),
                          ('optimizer', (ARRAY['adam', 'sgd', 'adamw'])[1 + i % 3])) AS kv(key, value)",
+        prefix,
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO run_tags (run_id, key, value)
-         SELECT id, key, value FROM seeded_runs,
+    sqlx::query!(
+        "WITH seeded AS (
+             SELECT r.id, row_number() OVER (ORDER BY r.id)::int AS i
+             FROM runs r JOIN projects p ON p.id = r.project_id
+             WHERE left(p.name, length($1) + 1) = $1 || '-'
+               AND substr(p.name, length($1) + 2) ~ '^[0-9]+$')
+         INSERT INTO run_tags (run_id, key, value)
+         SELECT id, key, value FROM seeded,
          LATERAL (VALUES ('team', (ARRAY['vision', 'nlp', 'speech'])[1 + i % 3]),
                          ('git_commit', substr(md5(i::text), 1, 10))) AS kv(key, value)",
+        prefix,
     )
     .execute(&mut *tx)
     .await?;
-    let points = sqlx::query(
-        "INSERT INTO metric_points (run_id, key, step, value, timestamp)
+    let points = sqlx::query!(
+        "WITH seeded AS (
+             SELECT r.id, row_number() OVER (ORDER BY r.id)::int AS i
+             FROM runs r JOIN projects p ON p.id = r.project_id
+             WHERE left(p.name, length($2) + 1) = $2 || '-'
+               AND substr(p.name, length($2) + 2) ~ '^[0-9]+$')
+         INSERT INTO metric_points (run_id, key, step, value, timestamp)
          SELECT r.id, m.key, s,
                 CASE m.key WHEN 'loss' THEN exp(-s / 200.0) * (1 + (r.i % 7) / 10.0) + random() / 50
                            ELSE 1 - exp(-s / 200.0) * (1 - (r.i % 5) / 10.0) - random() / 50 END,
                 now() - interval '1 day' + make_interval(secs => s)
-         FROM seeded_runs r, (VALUES ('loss'), ('accuracy')) AS m(key), generate_series(0, $1 - 1) AS s",
+         FROM seeded r, (VALUES ('loss'), ('accuracy')) AS m(key), generate_series(0, $1 - 1) AS s",
+        size.points_per_metric,
+        prefix,
     )
-    .bind(size.points_per_metric)
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    sqlx::query(
-        "INSERT INTO latest_metrics (run_id, key, step, value, timestamp)
+    sqlx::query!(
+        "WITH seeded AS (
+             SELECT r.id, row_number() OVER (ORDER BY r.id)::int AS i
+             FROM runs r JOIN projects p ON p.id = r.project_id
+             WHERE left(p.name, length($1) + 1) = $1 || '-'
+               AND substr(p.name, length($1) + 2) ~ '^[0-9]+$')
+         INSERT INTO latest_metrics (run_id, key, step, value, timestamp)
          SELECT DISTINCT ON (p.run_id, p.key) p.run_id, p.key, p.step, p.value, p.timestamp
-         FROM metric_points p JOIN seeded_runs r ON r.id = p.run_id
+         FROM metric_points p JOIN seeded r ON r.id = p.run_id
          ORDER BY p.run_id, p.key, p.step DESC, p.id DESC",
+        prefix,
     )
     .execute(&mut *tx)
     .await?;
-    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM seeded_runs")
-        .fetch_one(&mut *tx)
-        .await?;
+    let runs = sqlx::query_scalar!(
+        r#"WITH seeded AS (
+             SELECT r.id, row_number() OVER (ORDER BY r.id)::int AS i
+             FROM runs r JOIN projects p ON p.id = r.project_id
+             WHERE left(p.name, length($1) + 1) = $1 || '-'
+               AND substr(p.name, length($1) + 2) ~ '^[0-9]+$')
+         SELECT count(*) AS "count!" FROM seeded"#,
+        prefix,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Seeded {
         projects,

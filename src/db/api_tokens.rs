@@ -18,8 +18,6 @@ pub struct ApiTokenRow {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, user_id, name, scopes, created_at, expires_at, last_used_at";
-
 #[tracing::instrument(skip(db, token_hash))]
 pub async fn insert(
     db: &PgPool,
@@ -29,17 +27,18 @@ pub async fn insert(
     expires_at: Option<DateTime<Utc>>,
     token_hash: &[u8],
 ) -> AppResult<ApiTokenRow> {
-    let row = sqlx::query_as::<_, ApiTokenRow>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO api_tokens (id, user_id, name, scopes, expires_at, token_hash)
+    let row = sqlx::query_as!(
+        ApiTokenRow,
+        r#"INSERT INTO api_tokens (id, user_id, name, scopes, expires_at, token_hash)
          VALUES ($1, $2, $3, $4, $5, $6)
-         RETURNING {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(user_id)
-    .bind(name)
-    .bind(scopes)
-    .bind(expires_at)
-    .bind(token_hash)
+         RETURNING id, user_id, name, scopes, created_at, expires_at, last_used_at"#,
+        Uuid::now_v7(),
+        user_id,
+        name,
+        scopes,
+        expires_at,
+        token_hash,
+    )
     .fetch_one(db)
     .await?;
     Ok(row)
@@ -56,15 +55,16 @@ pub struct TokenOwner {
 
 #[tracing::instrument(skip_all)]
 pub async fn authenticate(db: &PgPool, token_hash: &[u8]) -> AppResult<Option<TokenOwner>> {
-    let row = sqlx::query_as::<_, TokenOwner>(
-        "UPDATE api_tokens t SET last_used_at = now()
+    let row = sqlx::query_as!(
+        TokenOwner,
+        r#"UPDATE api_tokens t SET last_used_at = now()
          FROM users u
          WHERE t.token_hash = $1 AND u.id = t.user_id
            AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
            AND NOT u.disabled
-         RETURNING t.id AS token_id, u.id AS user_id, u.role, t.scopes",
+         RETURNING t.id AS token_id, u.id AS user_id, u.role AS "role: UserRole", t.scopes"#,
+        token_hash,
     )
-    .bind(token_hash)
     .fetch_optional(db)
     .await?;
     Ok(row)
@@ -73,12 +73,13 @@ pub async fn authenticate(db: &PgPool, token_hash: &[u8]) -> AppResult<Option<To
 /// The caller's tokens that are not revoked, newest first.
 #[tracing::instrument(skip(db))]
 pub async fn list(db: &PgPool, user_id: Uuid) -> AppResult<Vec<ApiTokenRow>> {
-    let rows = sqlx::query_as::<_, ApiTokenRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM api_tokens
+    let rows = sqlx::query_as!(
+        ApiTokenRow,
+        r#"SELECT id, user_id, name, scopes, created_at, expires_at, last_used_at FROM api_tokens
          WHERE user_id = $1 AND revoked_at IS NULL
-         ORDER BY id DESC"
-    )))
-    .bind(user_id)
+         ORDER BY id DESC"#,
+        user_id,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -87,12 +88,12 @@ pub async fn list(db: &PgPool, user_id: Uuid) -> AppResult<Vec<ApiTokenRow>> {
 /// Revokes one of the user's tokens; returns whether there was one to revoke.
 #[tracing::instrument(skip(db))]
 pub async fn revoke(db: &PgPool, user_id: Uuid, id: Uuid) -> AppResult<bool> {
-    let done = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = now()
-         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    let done = sqlx::query!(
+        r#"UPDATE api_tokens SET revoked_at = now()
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"#,
+        id,
+        user_id,
     )
-    .bind(id)
-    .bind(user_id)
     .execute(db)
     .await?;
     Ok(done.rows_affected() > 0)

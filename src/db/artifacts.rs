@@ -33,9 +33,6 @@ pub struct ArtifactRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, project_id, run_id, model_version_id, path, size_bytes, content_type, sha256, \
-     status, object_key, upload_id, upload_expires_at, created_at";
-
 impl ArtifactRow {
     /// The run, or the nil id (for grouping by owner).
     pub fn run_id_or_nil(&self) -> Uuid {
@@ -81,24 +78,25 @@ pub async fn insert(db: &PgPool, a: NewArtifact<'_>) -> AppResult<ArtifactRow> {
         Owner::Run(id) => (Some(id), None),
         Owner::ModelVersion(id) => (None, Some(id)),
     };
-    let result = sqlx::query_as::<_, ArtifactRow>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO artifacts (id, project_id, run_id, model_version_id, path, size_bytes, content_type,
+    let result = sqlx::query_as!(
+        ArtifactRow,
+        r#"INSERT INTO artifacts (id, project_id, run_id, model_version_id, path, size_bytes, content_type,
                                 sha256, object_key, upload_id, upload_expires_at, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         RETURNING {COLUMNS}"
-    )))
-    .bind(a.id)
-    .bind(a.project_id)
-    .bind(run_id)
-    .bind(version_id)
-    .bind(a.path)
-    .bind(a.size_bytes)
-    .bind(a.content_type)
-    .bind(a.sha256)
-    .bind(a.object_key)
-    .bind(a.upload_id)
-    .bind(a.upload_expires_at)
-    .bind(a.created_by)
+         RETURNING id, project_id, run_id, model_version_id, path, size_bytes, content_type, sha256, status AS "status: ArtifactStatus", object_key, upload_id, upload_expires_at, created_at"#,
+        a.id,
+        a.project_id,
+        run_id,
+        version_id,
+        a.path,
+        a.size_bytes,
+        a.content_type,
+        a.sha256,
+        a.object_key,
+        a.upload_id,
+        a.upload_expires_at,
+        a.created_by,
+    )
     .fetch_one(db)
     .await;
     match a.owner {
@@ -111,10 +109,11 @@ pub async fn insert(db: &PgPool, a: NewArtifact<'_>) -> AppResult<ArtifactRow> {
 
 #[tracing::instrument(skip(db))]
 pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ArtifactRow>> {
-    let rows = sqlx::query_as::<_, ArtifactRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM artifacts WHERE id = ANY($1)"
-    )))
-    .bind(ids)
+    let rows = sqlx::query_as!(
+        ArtifactRow,
+        r#"SELECT id, project_id, run_id, model_version_id, path, size_bytes, content_type, sha256, status AS "status: ArtifactStatus", object_key, upload_id, upload_expires_at, created_at FROM artifacts WHERE id = ANY($1)"#,
+        ids,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -122,10 +121,11 @@ pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ArtifactRow>>
 
 #[tracing::instrument(skip(db))]
 pub async fn of_runs(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<ArtifactRow>> {
-    let rows = sqlx::query_as::<_, ArtifactRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM artifacts WHERE run_id = ANY($1) ORDER BY run_id, path"
-    )))
-    .bind(run_ids)
+    let rows = sqlx::query_as!(
+        ArtifactRow,
+        r#"SELECT id, project_id, run_id, model_version_id, path, size_bytes, content_type, sha256, status AS "status: ArtifactStatus", object_key, upload_id, upload_expires_at, created_at FROM artifacts WHERE run_id = ANY($1) ORDER BY run_id, path"#,
+        run_ids,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -133,10 +133,11 @@ pub async fn of_runs(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<ArtifactRow
 
 #[tracing::instrument(skip(db))]
 pub async fn of_versions(db: &PgPool, version_ids: &[Uuid]) -> AppResult<Vec<ArtifactRow>> {
-    let rows = sqlx::query_as::<_, ArtifactRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM artifacts WHERE model_version_id = ANY($1) ORDER BY model_version_id, path"
-    )))
-    .bind(version_ids)
+    let rows = sqlx::query_as!(
+        ArtifactRow,
+        r#"SELECT id, project_id, run_id, model_version_id, path, size_bytes, content_type, sha256, status AS "status: ArtifactStatus", object_key, upload_id, upload_expires_at, created_at FROM artifacts WHERE model_version_id = ANY($1) ORDER BY model_version_id, path"#,
+        version_ids,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -149,13 +150,14 @@ pub async fn mark_available(
     id: Uuid,
     sha256: Option<&str>,
 ) -> AppResult<Option<ArtifactRow>> {
-    let row = sqlx::query_as::<_, ArtifactRow>(sqlx::AssertSqlSafe(format!(
-        "UPDATE artifacts SET status = 'AVAILABLE', completed_at = now(), upload_id = NULL,
+    let row = sqlx::query_as!(
+        ArtifactRow,
+        r#"UPDATE artifacts SET status = 'AVAILABLE', completed_at = now(), upload_id = NULL,
                 sha256 = COALESCE(sha256, $2)
-         WHERE id = $1 AND status = 'PENDING' RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(sha256)
+         WHERE id = $1 AND status = 'PENDING' RETURNING id, project_id, run_id, model_version_id, path, size_bytes, content_type, sha256, status AS "status: ArtifactStatus", object_key, upload_id, upload_expires_at, created_at"#,
+        id,
+        sha256,
+    )
     .fetch_optional(db)
     .await?;
     Ok(row)
@@ -164,8 +166,7 @@ pub async fn mark_available(
 /// Deletes an artifact; its object is queued for deletion by the table's trigger.
 #[tracing::instrument(skip(db))]
 pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
-    let done = sqlx::query("DELETE FROM artifacts WHERE id = $1")
-        .bind(id)
+    let done = sqlx::query!(r#"DELETE FROM artifacts WHERE id = $1"#, id,)
         .execute(db)
         .await?;
     Ok(done.rows_affected() > 0)

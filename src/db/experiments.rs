@@ -20,8 +20,6 @@ pub struct ExperimentRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, project_id, name, description, tags, created_by, created_at, updated_at";
-
 fn duplicate_name() -> AppError {
     AppError::Conflict(
         "an experiment with this name already exists in the project: pick another name".into(),
@@ -37,16 +35,19 @@ pub async fn insert(
     tags: &KeyValues,
     created_by: Uuid,
 ) -> AppResult<ExperimentRow> {
-    sqlx::query_as::<_, ExperimentRow>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO experiments (id, project_id, name, description, tags, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(project_id)
-    .bind(name)
-    .bind(description)
-    .bind(Json(tags))
-    .bind(created_by)
+    sqlx::query_as!(
+        ExperimentRow,
+        r#"INSERT INTO experiments (id, project_id, name, description, tags, created_by)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           RETURNING id, project_id, name, description, tags AS "tags: Json<KeyValues>",
+                     created_by, created_at, updated_at"#,
+        Uuid::now_v7(),
+        project_id,
+        name,
+        description,
+        Json(tags) as _,
+        created_by,
+    )
     .fetch_one(db)
     .await
     .on_constraint("experiments_project_name_key", duplicate_name)
@@ -60,15 +61,18 @@ pub async fn update(
     description: Option<&str>,
     tags: Option<&KeyValues>,
 ) -> AppResult<Option<ExperimentRow>> {
-    sqlx::query_as::<_, ExperimentRow>(sqlx::AssertSqlSafe(format!(
-        "UPDATE experiments SET name = COALESCE($2, name), description = COALESCE($3, description),
-                tags = COALESCE($4, tags), updated_at = now()
-         WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(name)
-    .bind(description)
-    .bind(tags.map(Json))
+    sqlx::query_as!(
+        ExperimentRow,
+        r#"UPDATE experiments SET name = COALESCE($2, name), description = COALESCE($3, description),
+                  tags = COALESCE($4, tags), updated_at = now()
+           WHERE id = $1
+           RETURNING id, project_id, name, description, tags AS "tags: Json<KeyValues>",
+                     created_by, created_at, updated_at"#,
+        id,
+        name,
+        description,
+        tags.map(Json) as _,
+    )
     .fetch_optional(db)
     .await
     .on_constraint("experiments_project_name_key", duplicate_name)
@@ -77,8 +81,7 @@ pub async fn update(
 /// Deletes an experiment with its runs and their data (one statement, cascading).
 #[tracing::instrument(skip(db))]
 pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
-    let done = sqlx::query("DELETE FROM experiments WHERE id = $1")
-        .bind(id)
+    let done = sqlx::query!("DELETE FROM experiments WHERE id = $1", id)
         .execute(db)
         .await?;
     Ok(done.rows_affected() > 0)
@@ -86,10 +89,13 @@ pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
 
 #[tracing::instrument(skip(db))]
 pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ExperimentRow>> {
-    let rows = sqlx::query_as::<_, ExperimentRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM experiments WHERE id = ANY($1)"
-    )))
-    .bind(ids)
+    let rows = sqlx::query_as!(
+        ExperimentRow,
+        r#"SELECT id, project_id, name, description, tags AS "tags: Json<KeyValues>",
+                  created_by, created_at, updated_at
+           FROM experiments WHERE id = ANY($1)"#,
+        ids,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -103,17 +109,21 @@ pub async fn pages_by_project(
     after: Option<Uuid>,
     limit: i64,
 ) -> AppResult<Vec<ExperimentRow>> {
-    let rows = sqlx::query_as::<_, ExperimentRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT e.* FROM unnest($1::uuid[]) AS parent(id)
-         CROSS JOIN LATERAL (
-             SELECT {COLUMNS} FROM experiments
-             WHERE project_id = parent.id AND ($2::uuid IS NULL OR id > $2)
-             ORDER BY id LIMIT $3
-         ) e"
-    )))
-    .bind(project_ids)
-    .bind(after)
-    .bind(limit)
+    let rows = sqlx::query_as!(
+        ExperimentRow,
+        r#"SELECT e.id AS "id!", e.project_id AS "project_id!", e.name AS "name!", e.description,
+                  e.tags AS "tags!: Json<KeyValues>", e.created_by,
+                  e.created_at AS "created_at!", e.updated_at AS "updated_at!"
+           FROM unnest($1::uuid[]) AS parent(id)
+           CROSS JOIN LATERAL (
+               SELECT * FROM experiments
+               WHERE project_id = parent.id AND ($2::uuid IS NULL OR id > $2)
+               ORDER BY id LIMIT $3
+           ) e"#,
+        project_ids,
+        after,
+        limit,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -121,11 +131,12 @@ pub async fn pages_by_project(
 
 #[tracing::instrument(skip(db))]
 pub async fn counts_by_project(db: &PgPool, project_ids: &[Uuid]) -> AppResult<Vec<(Uuid, i64)>> {
-    let rows = sqlx::query_as::<_, (Uuid, i64)>(
-        "SELECT project_id, count(*) FROM experiments WHERE project_id = ANY($1) GROUP BY project_id",
+    let rows = sqlx::query!(
+        r#"SELECT project_id, count(*) AS "count!" FROM experiments
+           WHERE project_id = ANY($1) GROUP BY project_id"#,
+        project_ids,
     )
-    .bind(project_ids)
     .fetch_all(db)
     .await?;
-    Ok(rows)
+    Ok(rows.into_iter().map(|r| (r.project_id, r.count)).collect())
 }

@@ -35,9 +35,6 @@ pub struct ModelRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const MODEL_COLUMNS: &str =
-    "id, project_id, name, description, tags, latest_version, created_by, created_at, updated_at";
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct VersionRow {
     pub id: Uuid,
@@ -51,10 +48,6 @@ pub struct VersionRow {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
-
-/// Version columns, selected from `model_versions v JOIN models m`.
-const VERSION_COLUMNS: &str = "v.id, v.model_id, m.project_id, v.version, v.stage, v.source_run_id, \
-     v.description, v.created_by, v.created_at";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AliasRow {
@@ -89,16 +82,17 @@ pub async fn insert(
     tags: &KeyValues,
     created_by: Uuid,
 ) -> AppResult<ModelRow> {
-    sqlx::query_as::<_, ModelRow>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO models (id, project_id, name, description, tags, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {MODEL_COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(project_id)
-    .bind(name)
-    .bind(description)
-    .bind(Json(tags))
-    .bind(created_by)
+    sqlx::query_as!(
+        ModelRow,
+        r#"INSERT INTO models (id, project_id, name, description, tags, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at"#,
+        Uuid::now_v7(),
+        project_id,
+        name,
+        description,
+        Json(tags) as _,
+        created_by,
+    )
     .fetch_one(db)
     .await
     .on_constraint("models_project_name_key", duplicate_name)
@@ -112,15 +106,16 @@ pub async fn update(
     description: Option<&str>,
     tags: Option<&KeyValues>,
 ) -> AppResult<Option<ModelRow>> {
-    sqlx::query_as::<_, ModelRow>(sqlx::AssertSqlSafe(format!(
-        "UPDATE models SET name = COALESCE($2, name), description = COALESCE($3, description),
+    sqlx::query_as!(
+        ModelRow,
+        r#"UPDATE models SET name = COALESCE($2, name), description = COALESCE($3, description),
                 tags = COALESCE($4, tags), updated_at = now()
-         WHERE id = $1 RETURNING {MODEL_COLUMNS}"
-    )))
-    .bind(id)
-    .bind(name)
-    .bind(description)
-    .bind(tags.map(Json))
+         WHERE id = $1 RETURNING id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at"#,
+        id,
+        name,
+        description,
+        tags.map(Json) as _,
+    )
     .fetch_optional(db)
     .await
     .on_constraint("models_project_name_key", duplicate_name)
@@ -128,8 +123,7 @@ pub async fn update(
 
 #[tracing::instrument(skip(db))]
 pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
-    let done = sqlx::query("DELETE FROM models WHERE id = $1")
-        .bind(id)
+    let done = sqlx::query!(r#"DELETE FROM models WHERE id = $1"#, id,)
         .execute(db)
         .await?;
     Ok(done.rows_affected() > 0)
@@ -137,10 +131,11 @@ pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
 
 #[tracing::instrument(skip(db))]
 pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ModelRow>> {
-    let rows = sqlx::query_as::<_, ModelRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {MODEL_COLUMNS} FROM models WHERE id = ANY($1)"
-    )))
-    .bind(ids)
+    let rows = sqlx::query_as!(
+        ModelRow,
+        r#"SELECT id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at FROM models WHERE id = ANY($1)"#,
+        ids,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -153,17 +148,18 @@ pub async fn pages_by_project(
     after: Option<Uuid>,
     limit: i64,
 ) -> AppResult<Vec<ModelRow>> {
-    let rows = sqlx::query_as::<_, ModelRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT m.* FROM unnest($1::uuid[]) AS parent(id)
+    let rows = sqlx::query_as!(
+        ModelRow,
+        r#"SELECT m.* FROM unnest($1::uuid[]) AS parent(id)
          CROSS JOIN LATERAL (
-             SELECT {MODEL_COLUMNS} FROM models
+             SELECT id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at FROM models
              WHERE project_id = parent.id AND ($2::uuid IS NULL OR id > $2)
              ORDER BY id LIMIT $3
-         ) m"
-    )))
-    .bind(project_ids)
-    .bind(after)
-    .bind(limit)
+         ) m"#,
+        project_ids,
+        after,
+        limit,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -171,13 +167,14 @@ pub async fn pages_by_project(
 
 #[tracing::instrument(skip(db))]
 pub async fn counts_by_project(db: &PgPool, project_ids: &[Uuid]) -> AppResult<Vec<(Uuid, i64)>> {
-    let rows = sqlx::query_as::<_, (Uuid, i64)>(
-        "SELECT project_id, count(*) FROM models WHERE project_id = ANY($1) GROUP BY project_id",
+    let rows = sqlx::query!(
+        r#"SELECT project_id, count(*) AS "count!" FROM models
+           WHERE project_id = ANY($1) GROUP BY project_id"#,
+        project_ids,
     )
-    .bind(project_ids)
     .fetch_all(db)
     .await?;
-    Ok(rows)
+    Ok(rows.into_iter().map(|r| (r.project_id, r.count)).collect())
 }
 
 /// Creates the next version of a model. The model row's counter is bumped in the same
@@ -191,20 +188,21 @@ pub async fn create_version(
     description: Option<&str>,
     created_by: Uuid,
 ) -> AppResult<VersionRow> {
-    let row = sqlx::query_as::<_, VersionRow>(
-        "WITH m AS (
+    let row = sqlx::query_as!(
+        VersionRow,
+        r#"WITH m AS (
              UPDATE models SET latest_version = latest_version + 1, updated_at = now()
              WHERE id = $2 RETURNING id, project_id, latest_version)
          INSERT INTO model_versions (id, model_id, version, source_run_id, description, created_by)
          SELECT $1, m.id, m.latest_version, $3, $4, $5 FROM m
-         RETURNING id, model_id, (SELECT project_id FROM m) AS project_id, version, stage,
-                   source_run_id, description, created_by, created_at",
+         RETURNING id, model_id, (SELECT project_id FROM m) AS "project_id!", version,
+                   stage AS "stage: ModelStage", source_run_id, description, created_by, created_at"#,
+        Uuid::now_v7(),
+        model_id,
+        source_run_id,
+        description,
+        created_by,
     )
-    .bind(Uuid::now_v7())
-    .bind(model_id)
-    .bind(source_run_id)
-    .bind(description)
-    .bind(created_by)
     .fetch_optional(db)
     .await?;
     row.ok_or_else(|| AppError::not_found("model"))
@@ -212,11 +210,12 @@ pub async fn create_version(
 
 #[tracing::instrument(skip(db))]
 pub async fn find_versions(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
-    let rows = sqlx::query_as::<_, VersionRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {VERSION_COLUMNS} FROM model_versions v JOIN models m ON m.id = v.model_id
-         WHERE v.id = ANY($1)"
-    )))
-    .bind(ids)
+    let rows = sqlx::query_as!(
+        VersionRow,
+        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at FROM model_versions v JOIN models m ON m.id = v.model_id
+         WHERE v.id = ANY($1)"#,
+        ids,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -230,17 +229,18 @@ pub async fn version_pages_by_model(
     before_version: Option<i32>,
     limit: i64,
 ) -> AppResult<Vec<VersionRow>> {
-    let rows = sqlx::query_as::<_, VersionRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT page.* FROM unnest($1::uuid[]) AS parent(id)
+    let rows = sqlx::query_as!(
+        VersionRow,
+        r#"SELECT page.* FROM unnest($1::uuid[]) AS parent(id)
          CROSS JOIN LATERAL (
-             SELECT {VERSION_COLUMNS} FROM model_versions v JOIN models m ON m.id = v.model_id
+             SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at FROM model_versions v JOIN models m ON m.id = v.model_id
              WHERE v.model_id = parent.id AND ($2::int4 IS NULL OR v.version < $2)
              ORDER BY v.version DESC LIMIT $3
-         ) page"
-    )))
-    .bind(model_ids)
-    .bind(before_version)
-    .bind(limit)
+         ) page"#,
+        model_ids,
+        before_version,
+        limit,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -251,23 +251,25 @@ pub async fn version_counts_by_model(
     db: &PgPool,
     model_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, i64)>> {
-    let rows = sqlx::query_as::<_, (Uuid, i64)>(
-        "SELECT model_id, count(*) FROM model_versions WHERE model_id = ANY($1) GROUP BY model_id",
+    let rows = sqlx::query!(
+        r#"SELECT model_id, count(*) AS "count!" FROM model_versions
+           WHERE model_id = ANY($1) GROUP BY model_id"#,
+        model_ids,
     )
-    .bind(model_ids)
     .fetch_all(db)
     .await?;
-    Ok(rows)
+    Ok(rows.into_iter().map(|r| (r.model_id, r.count)).collect())
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn latest_versions(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
-    let rows = sqlx::query_as::<_, VersionRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT DISTINCT ON (v.model_id) {VERSION_COLUMNS}
+    let rows = sqlx::query_as!(
+        VersionRow,
+        r#"SELECT DISTINCT ON (v.model_id) v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at
          FROM model_versions v JOIN models m ON m.id = v.model_id
-         WHERE v.model_id = ANY($1) ORDER BY v.model_id, v.version DESC"
-    )))
-    .bind(model_ids)
+         WHERE v.model_id = ANY($1) ORDER BY v.model_id, v.version DESC"#,
+        model_ids,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -275,11 +277,12 @@ pub async fn latest_versions(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec<V
 
 #[tracing::instrument(skip(db))]
 pub async fn versions_from_runs(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
-    let rows = sqlx::query_as::<_, VersionRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {VERSION_COLUMNS} FROM model_versions v JOIN models m ON m.id = v.model_id
-         WHERE v.source_run_id = ANY($1) ORDER BY v.model_id, v.version"
-    )))
-    .bind(run_ids)
+    let rows = sqlx::query_as!(
+        VersionRow,
+        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at FROM model_versions v JOIN models m ON m.id = v.model_id
+         WHERE v.source_run_id = ANY($1) ORDER BY v.model_id, v.version"#,
+        run_ids,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -295,34 +298,39 @@ pub async fn set_stage(
     keep_existing: bool,
 ) -> AppResult<Option<VersionRow>> {
     let mut tx = db.begin().await?;
-    let model_id: Option<Uuid> =
-        sqlx::query_scalar("SELECT model_id FROM model_versions WHERE id = $1")
-            .bind(version_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let model_id: Option<Uuid> = sqlx::query_scalar!(
+        r#"SELECT model_id FROM model_versions WHERE id = $1"#,
+        version_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(model_id) = model_id else {
         return Ok(None);
     };
     // Serialize stage changes of one model so two promotions cannot both stay PRODUCTION.
-    sqlx::query("SELECT 1 FROM models WHERE id = $1 FOR UPDATE")
-        .bind(model_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        r#"SELECT 1 AS "locked" FROM models WHERE id = $1 FOR UPDATE"#,
+        model_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     if stage == ModelStage::Production && !keep_existing {
-        sqlx::query(
-            "UPDATE model_versions SET stage = 'ARCHIVED', updated_at = now()
-             WHERE model_id = $1 AND stage = 'PRODUCTION' AND id <> $2",
+        sqlx::query!(
+            r#"UPDATE model_versions SET stage = 'ARCHIVED', updated_at = now()
+             WHERE model_id = $1 AND stage = 'PRODUCTION' AND id <> $2"#,
+            model_id,
+            version_id,
         )
-        .bind(model_id)
-        .bind(version_id)
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("UPDATE model_versions SET stage = $2, updated_at = now() WHERE id = $1")
-        .bind(version_id)
-        .bind(stage)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        r#"UPDATE model_versions SET stage = $2, updated_at = now() WHERE id = $1"#,
+        version_id,
+        stage as _,
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(find_versions(db, &[version_id]).await?.pop())
 }
@@ -336,8 +344,8 @@ pub async fn set_alias(
     version_id: Uuid,
     changed_by: Uuid,
 ) -> AppResult<()> {
-    sqlx::query(
-        "WITH v AS (SELECT id, version FROM model_versions WHERE id = $3 AND model_id = $1),
+    sqlx::query!(
+        r#"WITH v AS (SELECT id, version FROM model_versions WHERE id = $3 AND model_id = $1),
               set AS (
                   INSERT INTO model_aliases (model_id, alias, version_id, updated_by)
                   SELECT $1, $2, v.id, $4 FROM v
@@ -345,12 +353,12 @@ pub async fn set_alias(
                       SET version_id = EXCLUDED.version_id, updated_by = EXCLUDED.updated_by,
                           updated_at = now())
          INSERT INTO model_alias_events (model_id, alias, version, changed_by)
-         SELECT $1, $2, v.version, $4 FROM v",
+         SELECT $1, $2, v.version, $4 FROM v"#,
+        model_id,
+        alias,
+        version_id,
+        changed_by,
     )
-    .bind(model_id)
-    .bind(alias)
-    .bind(version_id)
-    .bind(changed_by)
     .execute(db)
     .await?;
     Ok(())
@@ -364,16 +372,16 @@ pub async fn delete_alias(
     alias: &str,
     changed_by: Uuid,
 ) -> AppResult<bool> {
-    let deleted: Option<String> = sqlx::query_scalar(
-        "WITH gone AS (DELETE FROM model_aliases WHERE model_id = $1 AND alias = $2 RETURNING alias),
+    let deleted: Option<String> = sqlx::query_scalar!(
+        r#"WITH gone AS (DELETE FROM model_aliases WHERE model_id = $1 AND alias = $2 RETURNING alias),
               logged AS (
                   INSERT INTO model_alias_events (model_id, alias, version, changed_by)
                   SELECT $1, alias, NULL, $3 FROM gone)
-         SELECT alias FROM gone",
+         SELECT alias FROM gone"#,
+        model_id,
+        alias,
+        changed_by,
     )
-    .bind(model_id)
-    .bind(alias)
-    .bind(changed_by)
     .fetch_optional(db)
     .await?;
     Ok(deleted.is_some())
@@ -381,12 +389,13 @@ pub async fn delete_alias(
 
 #[tracing::instrument(skip(db))]
 pub async fn aliases_of_models(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec<AliasRow>> {
-    let rows = sqlx::query_as::<_, AliasRow>(
-        "SELECT a.model_id, a.alias, a.version_id, v.version, a.updated_at
+    let rows = sqlx::query_as!(
+        AliasRow,
+        r#"SELECT a.model_id, a.alias, a.version_id, v.version, a.updated_at
          FROM model_aliases a JOIN model_versions v ON v.id = a.version_id
-         WHERE a.model_id = ANY($1) ORDER BY a.model_id, a.alias",
+         WHERE a.model_id = ANY($1) ORDER BY a.model_id, a.alias"#,
+        model_ids,
     )
-    .bind(model_ids)
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -394,12 +403,13 @@ pub async fn aliases_of_models(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec
 
 #[tracing::instrument(skip(db))]
 pub async fn aliases_of_versions(db: &PgPool, version_ids: &[Uuid]) -> AppResult<Vec<AliasRow>> {
-    let rows = sqlx::query_as::<_, AliasRow>(
-        "SELECT a.model_id, a.alias, a.version_id, v.version, a.updated_at
+    let rows = sqlx::query_as!(
+        AliasRow,
+        r#"SELECT a.model_id, a.alias, a.version_id, v.version, a.updated_at
          FROM model_aliases a JOIN model_versions v ON v.id = a.version_id
-         WHERE a.version_id = ANY($1) ORDER BY a.version_id, a.alias",
+         WHERE a.version_id = ANY($1) ORDER BY a.version_id, a.alias"#,
+        version_ids,
     )
-    .bind(version_ids)
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -411,12 +421,13 @@ pub async fn alias_history(
     model_id: Uuid,
     limit: i64,
 ) -> AppResult<Vec<AliasEventRow>> {
-    let rows = sqlx::query_as::<_, AliasEventRow>(
-        "SELECT model_id, alias, version, changed_by, changed_at FROM model_alias_events
-         WHERE model_id = $1 ORDER BY id DESC LIMIT $2",
+    let rows = sqlx::query_as!(
+        AliasEventRow,
+        r#"SELECT model_id, alias, version, changed_by, changed_at FROM model_alias_events
+         WHERE model_id = $1 ORDER BY id DESC LIMIT $2"#,
+        model_id,
+        limit,
     )
-    .bind(model_id)
-    .bind(limit)
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -424,8 +435,7 @@ pub async fn alias_history(
 
 #[tracing::instrument(skip(db))]
 pub async fn delete_version(db: &PgPool, id: Uuid) -> AppResult<bool> {
-    let done = sqlx::query("DELETE FROM model_versions WHERE id = $1")
-        .bind(id)
+    let done = sqlx::query!(r#"DELETE FROM model_versions WHERE id = $1"#, id,)
         .execute(db)
         .await?;
     Ok(done.rows_affected() > 0)

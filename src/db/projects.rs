@@ -48,21 +48,24 @@ pub async fn insert(
     created_by: Uuid,
 ) -> AppResult<ProjectRow> {
     let mut tx = db.begin().await?;
-    let row = sqlx::query_as::<_, ProjectRow>(
-        "INSERT INTO projects (id, name, description, created_by) VALUES ($1, $2, $3, $4)
-         RETURNING id, name, description, created_by, created_at, updated_at",
+    let row = sqlx::query_as!(
+        ProjectRow,
+        r#"INSERT INTO projects (id, name, description, created_by) VALUES ($1, $2, $3, $4)
+         RETURNING id, name, description, created_by, created_at, updated_at"#,
+        Uuid::now_v7(),
+        name,
+        description,
+        created_by,
     )
-    .bind(Uuid::now_v7())
-    .bind(name)
-    .bind(description)
-    .bind(created_by)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, 'OWNER')")
-        .bind(row.id)
-        .bind(created_by)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        r#"INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, 'OWNER')"#,
+        row.id,
+        created_by,
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -74,15 +77,16 @@ pub async fn update(
     name: Option<&str>,
     description: Option<&str>,
 ) -> AppResult<Option<ProjectRow>> {
-    let row = sqlx::query_as::<_, ProjectRow>(
-        "UPDATE projects SET name = COALESCE($2, name), description = COALESCE($3, description),
+    let row = sqlx::query_as!(
+        ProjectRow,
+        r#"UPDATE projects SET name = COALESCE($2, name), description = COALESCE($3, description),
                 updated_at = now()
          WHERE id = $1
-         RETURNING id, name, description, created_by, created_at, updated_at",
+         RETURNING id, name, description, created_by, created_at, updated_at"#,
+        id,
+        name,
+        description,
     )
-    .bind(id)
-    .bind(name)
-    .bind(description)
     .fetch_optional(db)
     .await?;
     Ok(row)
@@ -92,8 +96,7 @@ pub async fn update(
 /// statement, so one transaction, through `ON DELETE CASCADE`).
 #[tracing::instrument(skip(db))]
 pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
-    let done = sqlx::query("DELETE FROM projects WHERE id = $1")
-        .bind(id)
+    let done = sqlx::query!(r#"DELETE FROM projects WHERE id = $1"#, id,)
         .execute(db)
         .await?;
     Ok(done.rows_affected() > 0)
@@ -101,11 +104,12 @@ pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
 
 #[tracing::instrument(skip(db))]
 pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ProjectRow>> {
-    let rows = sqlx::query_as::<_, ProjectRow>(
-        "SELECT id, name, description, created_by, created_at, updated_at
-         FROM projects WHERE id = ANY($1)",
+    let rows = sqlx::query_as!(
+        ProjectRow,
+        r#"SELECT id, name, description, created_by, created_at, updated_at
+         FROM projects WHERE id = ANY($1)"#,
+        ids,
     )
-    .bind(ids)
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -118,14 +122,15 @@ pub async fn roles(
     user_id: Uuid,
     project_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, ProjectRole)>> {
-    let rows = sqlx::query_as::<_, (Uuid, ProjectRole)>(
-        "SELECT project_id, role FROM project_members WHERE user_id = $1 AND project_id = ANY($2)",
+    let rows = sqlx::query!(
+        r#"SELECT project_id, role AS "role: ProjectRole" FROM project_members
+           WHERE user_id = $1 AND project_id = ANY($2)"#,
+        user_id,
+        project_ids,
     )
-    .bind(user_id)
-    .bind(project_ids)
     .fetch_all(db)
     .await?;
-    Ok(rows)
+    Ok(rows.into_iter().map(|r| (r.project_id, r.role)).collect())
 }
 
 /// Projects the user may see (all of them for an admin, `viewer = None`), in id order.
@@ -137,20 +142,21 @@ pub async fn page_visible(
     after: Option<Uuid>,
     limit: i64,
 ) -> AppResult<Vec<ProjectRow>> {
-    let rows = sqlx::query_as::<_, ProjectRow>(
-        "SELECT p.id, p.name, p.description, p.created_by, p.created_at, p.updated_at
+    let rows = sqlx::query_as!(
+        ProjectRow,
+        r#"SELECT p.id, p.name, p.description, p.created_by, p.created_at, p.updated_at
          FROM projects p
          WHERE ($1::uuid IS NULL
                 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = $1))
            AND ($2::text IS NULL OR p.name ILIKE '%' || $2 || '%' OR p.description ILIKE '%' || $2 || '%')
            AND ($3::uuid IS NULL OR p.id > $3)
          ORDER BY p.id
-         LIMIT $4",
+         LIMIT $4"#,
+        viewer,
+        search.map(escape_like),
+        after,
+        limit,
     )
-    .bind(viewer)
-    .bind(search.map(escape_like))
-    .bind(after)
-    .bind(limit)
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -162,14 +168,14 @@ pub async fn count_visible(
     viewer: Option<Uuid>,
     search: Option<&str>,
 ) -> AppResult<i64> {
-    let n = sqlx::query_scalar(
-        "SELECT count(*) FROM projects p
+    let n = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM projects p
          WHERE ($1::uuid IS NULL
                 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = $1))
-           AND ($2::text IS NULL OR p.name ILIKE '%' || $2 || '%' OR p.description ILIKE '%' || $2 || '%')",
+           AND ($2::text IS NULL OR p.name ILIKE '%' || $2 || '%' OR p.description ILIKE '%' || $2 || '%')"#,
+        viewer,
+        search.map(escape_like),
     )
-    .bind(viewer)
-    .bind(search.map(escape_like))
     .fetch_one(db)
     .await?;
     Ok(n)
@@ -177,11 +183,12 @@ pub async fn count_visible(
 
 #[tracing::instrument(skip(db))]
 pub async fn members_of(db: &PgPool, project_ids: &[Uuid]) -> AppResult<Vec<MemberRow>> {
-    let rows = sqlx::query_as::<_, MemberRow>(
-        "SELECT project_id, user_id, role, added_at FROM project_members
-         WHERE project_id = ANY($1) ORDER BY project_id, added_at, user_id",
+    let rows = sqlx::query_as!(
+        MemberRow,
+        r#"SELECT project_id, user_id, role AS "role: ProjectRole", added_at FROM project_members
+         WHERE project_id = ANY($1) ORDER BY project_id, added_at, user_id"#,
+        project_ids,
     )
-    .bind(project_ids)
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -194,13 +201,14 @@ pub async fn add_member(
     user_id: Uuid,
     role: ProjectRole,
 ) -> AppResult<MemberRow> {
-    let row = sqlx::query_as::<_, MemberRow>(
-        "INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, $3)
-         RETURNING project_id, user_id, role, added_at",
+    let row = sqlx::query_as!(
+        MemberRow,
+        r#"INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, $3)
+         RETURNING project_id, user_id, role AS "role: ProjectRole", added_at"#,
+        project_id,
+        user_id,
+        role as _,
     )
-    .bind(project_id)
-    .bind(user_id)
-    .bind(role)
     .fetch_one(db)
     .await
     .on_constraint("project_members_pkey", || {
@@ -228,25 +236,27 @@ pub async fn change_member(
     role: Option<ProjectRole>,
 ) -> AppResult<MembershipChange> {
     let mut tx = db.begin().await?;
-    sqlx::query("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE")
-        .bind(project_id)
-        .execute(&mut *tx)
-        .await?;
-    let current: Option<ProjectRole> = sqlx::query_scalar(
-        "SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2",
+    sqlx::query!(
+        r#"SELECT 1 AS "locked" FROM projects WHERE id = $1 FOR UPDATE"#,
+        project_id,
     )
-    .bind(project_id)
-    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let current: Option<ProjectRole> = sqlx::query_scalar!(
+        r#"SELECT role AS "role: ProjectRole" FROM project_members WHERE project_id = $1 AND user_id = $2"#,
+        project_id,
+        user_id,
+    )
     .fetch_optional(&mut *tx)
     .await?;
     let Some(current) = current else {
         return Ok(MembershipChange::NotAMember);
     };
     if current == ProjectRole::Owner && role != Some(ProjectRole::Owner) {
-        let owners: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM project_members WHERE project_id = $1 AND role = 'OWNER'",
+        let owners: i64 = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM project_members WHERE project_id = $1 AND role = 'OWNER'"#,
+            project_id,
         )
-        .bind(project_id)
         .fetch_one(&mut *tx)
         .await?;
         if owners <= 1 {
@@ -255,22 +265,25 @@ pub async fn change_member(
     }
     let row = match role {
         Some(role) => Some(
-            sqlx::query_as::<_, MemberRow>(
-                "UPDATE project_members SET role = $3 WHERE project_id = $1 AND user_id = $2
-                 RETURNING project_id, user_id, role, added_at",
+            sqlx::query_as!(
+                MemberRow,
+                r#"UPDATE project_members SET role = $3 WHERE project_id = $1 AND user_id = $2
+                 RETURNING project_id, user_id, role AS "role: ProjectRole", added_at"#,
+                project_id,
+                user_id,
+                role as _,
             )
-            .bind(project_id)
-            .bind(user_id)
-            .bind(role)
             .fetch_one(&mut *tx)
             .await?,
         ),
         None => {
-            sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
-                .bind(project_id)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                r#"DELETE FROM project_members WHERE project_id = $1 AND user_id = $2"#,
+                project_id,
+                user_id,
+            )
+            .execute(&mut *tx)
+            .await?;
             None
         }
     };

@@ -56,9 +56,6 @@ pub struct RunRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub const COLUMNS: &str =
-    "id, experiment_id, project_id, name, status, started_at, ended_at, created_by, created_at";
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KeyValueRow {
     pub run_id: Uuid,
@@ -104,30 +101,33 @@ pub async fn insert(
     created_by: Uuid,
 ) -> AppResult<RunRow> {
     let mut tx = db.begin().await?;
-    let row = sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO runs (id, experiment_id, project_id, name, created_by)
-         VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(experiment_id)
-    .bind(project_id)
-    .bind(name)
-    .bind(created_by)
+    let row = sqlx::query_as!(
+        RunRow,
+        r#"INSERT INTO runs (id, experiment_id, project_id, name, created_by)
+           VALUES ($1, $2, $3, $4, $5)
+           RETURNING id, experiment_id, project_id, name, status AS "status: RunStatus",
+                     started_at, ended_at, created_by, created_at"#,
+        Uuid::now_v7(),
+        experiment_id,
+        project_id,
+        name,
+        created_by,
+    )
     .fetch_one(&mut *tx)
     .await?;
     let (pk, pv) = split(params);
     let (tk, tv) = split(tags);
-    sqlx::query(
+    sqlx::query!(
         "WITH p AS (INSERT INTO run_params (run_id, key, value)
                     SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t(k, v))
          INSERT INTO run_tags (run_id, key, value)
          SELECT $1, k, v FROM unnest($4::text[], $5::text[]) AS t(k, v)",
+        row.id,
+        &pk as &[&str],
+        &pv as &[&str],
+        &tk as &[&str],
+        &tv as &[&str],
     )
-    .bind(row.id)
-    .bind(pk)
-    .bind(pv)
-    .bind(tk)
-    .bind(tv)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -146,18 +146,21 @@ pub async fn update(
     name: Option<&str>,
     status: Option<RunStatus>,
 ) -> AppResult<Option<RunRow>> {
-    let row = sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
-        "UPDATE runs SET name = COALESCE($2, name),
-                status = COALESCE($3, status),
-                ended_at = CASE WHEN $3 IS NULL THEN ended_at
-                                WHEN $3 = 'RUNNING' THEN NULL
-                                ELSE COALESCE(ended_at, now()) END,
-                updated_at = now()
-         WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(name)
-    .bind(status.map(RunStatus::as_str))
+    let row = sqlx::query_as!(
+        RunRow,
+        r#"UPDATE runs SET name = COALESCE($2, name),
+                  status = COALESCE($3, status),
+                  ended_at = CASE WHEN $3 IS NULL THEN ended_at
+                                  WHEN $3 = 'RUNNING' THEN NULL
+                                  ELSE COALESCE(ended_at, now()) END,
+                  updated_at = now()
+           WHERE id = $1
+           RETURNING id, experiment_id, project_id, name, status AS "status: RunStatus",
+                     started_at, ended_at, created_by, created_at"#,
+        id,
+        name,
+        status.map(RunStatus::as_str),
+    )
     .fetch_optional(db)
     .await?;
     Ok(row)
@@ -165,8 +168,7 @@ pub async fn update(
 
 #[tracing::instrument(skip(db))]
 pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
-    let done = sqlx::query("DELETE FROM runs WHERE id = $1")
-        .bind(id)
+    let done = sqlx::query!("DELETE FROM runs WHERE id = $1", id)
         .execute(db)
         .await?;
     Ok(done.rows_affected() > 0)
@@ -174,10 +176,13 @@ pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
 
 #[tracing::instrument(skip(db))]
 pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<RunRow>> {
-    let rows = sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM runs WHERE id = ANY($1)"
-    )))
-    .bind(ids)
+    let rows = sqlx::query_as!(
+        RunRow,
+        r#"SELECT id, experiment_id, project_id, name, status AS "status: RunStatus",
+                  started_at, ended_at, created_by, created_at
+           FROM runs WHERE id = ANY($1)"#,
+        ids,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -188,8 +193,8 @@ pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<RunRow>> {
 #[tracing::instrument(skip(db, params))]
 pub async fn log_params(db: &PgPool, run_id: Uuid, params: &[(String, String)]) -> AppResult<()> {
     let (keys, values) = split(params);
-    let conflicts: Vec<String> = sqlx::query_scalar(
-        "WITH input AS (SELECT * FROM unnest($2::text[], $3::text[]) AS t(key, value)),
+    let conflicts: Vec<String> = sqlx::query_scalar!(
+        r#"WITH input AS (SELECT * FROM unnest($2::text[], $3::text[]) AS t(key, value)),
               conflicts AS (
                   SELECT i.key FROM input i
                   JOIN run_params p ON p.run_id = $1 AND p.key = i.key AND p.value <> i.value),
@@ -197,11 +202,11 @@ pub async fn log_params(db: &PgPool, run_id: Uuid, params: &[(String, String)]) 
                   INSERT INTO run_params (run_id, key, value)
                   SELECT $1, key, value FROM input WHERE NOT EXISTS (SELECT 1 FROM conflicts)
                   ON CONFLICT (run_id, key) DO NOTHING)
-         SELECT key FROM conflicts ORDER BY key",
+         SELECT key AS "key!" FROM conflicts ORDER BY key"#,
+        run_id,
+        &keys as &[&str],
+        &values as &[&str],
     )
-    .bind(run_id)
-    .bind(keys)
-    .bind(values)
     .fetch_all(db)
     .await?;
     if conflicts.is_empty() {
@@ -218,14 +223,14 @@ pub async fn log_params(db: &PgPool, run_id: Uuid, params: &[(String, String)]) 
 #[tracing::instrument(skip(db, tags))]
 pub async fn set_tags(db: &PgPool, run_id: Uuid, tags: &[(String, String)]) -> AppResult<()> {
     let (keys, values) = split(tags);
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO run_tags (run_id, key, value)
          SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t(k, v)
          ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value",
+        run_id,
+        &keys as &[&str],
+        &values as &[&str],
     )
-    .bind(run_id)
-    .bind(keys)
-    .bind(values)
     .execute(db)
     .await?;
     Ok(())
@@ -239,7 +244,7 @@ pub async fn log_metrics(db: &PgPool, run_id: Uuid, points: &[NewPoint]) -> AppR
     let values: Vec<f64> = points.iter().map(|p| p.value).collect();
     let steps: Vec<i64> = points.iter().map(|p| p.step).collect();
     let stamps: Vec<DateTime<Utc>> = points.iter().map(|p| p.timestamp).collect();
-    sqlx::query(
+    sqlx::query!(
         "WITH input AS (
              SELECT * FROM unnest($2::text[], $3::float8[], $4::int8[], $5::timestamptz[])
                  WITH ORDINALITY AS t(key, value, step, ts, n)),
@@ -252,12 +257,12 @@ pub async fn log_metrics(db: &PgPool, run_id: Uuid, points: &[NewPoint]) -> AppR
          ON CONFLICT (run_id, key) DO UPDATE
              SET value = EXCLUDED.value, step = EXCLUDED.step, timestamp = EXCLUDED.timestamp
              WHERE (EXCLUDED.step, EXCLUDED.timestamp) >= (l.step, l.timestamp)",
+        run_id,
+        &keys as &[&str],
+        &values,
+        &steps,
+        &stamps,
     )
-    .bind(run_id)
-    .bind(keys)
-    .bind(values)
-    .bind(steps)
-    .bind(stamps)
     .execute(db)
     .await?;
     Ok(points.len() as u64)
@@ -265,10 +270,11 @@ pub async fn log_metrics(db: &PgPool, run_id: Uuid, points: &[NewPoint]) -> AppR
 
 #[tracing::instrument(skip(db))]
 pub async fn params_of(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<KeyValueRow>> {
-    let rows = sqlx::query_as::<_, KeyValueRow>(
+    let rows = sqlx::query_as!(
+        KeyValueRow,
         "SELECT run_id, key, value FROM run_params WHERE run_id = ANY($1) ORDER BY run_id, key",
+        run_ids,
     )
-    .bind(run_ids)
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -276,10 +282,11 @@ pub async fn params_of(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<KeyValueR
 
 #[tracing::instrument(skip(db))]
 pub async fn tags_of(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<KeyValueRow>> {
-    let rows = sqlx::query_as::<_, KeyValueRow>(
+    let rows = sqlx::query_as!(
+        KeyValueRow,
         "SELECT run_id, key, value FROM run_tags WHERE run_id = ANY($1) ORDER BY run_id, key",
+        run_ids,
     )
-    .bind(run_ids)
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -287,11 +294,12 @@ pub async fn tags_of(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<KeyValueRow
 
 #[tracing::instrument(skip(db))]
 pub async fn latest_metrics_of(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<MetricRow>> {
-    let rows = sqlx::query_as::<_, MetricRow>(
+    let rows = sqlx::query_as!(
+        MetricRow,
         "SELECT run_id, key, value, step, timestamp FROM latest_metrics
          WHERE run_id = ANY($1) ORDER BY run_id, key",
+        run_ids,
     )
-    .bind(run_ids)
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -306,16 +314,17 @@ pub async fn history_page(
     after: Option<(i64, i64)>,
     limit: i64,
 ) -> AppResult<Vec<PointRow>> {
-    let rows = sqlx::query_as::<_, PointRow>(
+    let rows = sqlx::query_as!(
+        PointRow,
         "SELECT id, step, value, timestamp FROM metric_points
          WHERE run_id = $1 AND key = $2 AND ($3::int8 IS NULL OR (step, id) > ($3, $4))
          ORDER BY step, id LIMIT $5",
+        run_id,
+        key,
+        after.map(|a| a.0),
+        after.map(|a| a.1),
+        limit,
     )
-    .bind(run_id)
-    .bind(key)
-    .bind(after.map(|a| a.0))
-    .bind(after.map(|a| a.1))
-    .bind(limit)
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -323,11 +332,13 @@ pub async fn history_page(
 
 #[tracing::instrument(skip(db))]
 pub async fn history_count(db: &PgPool, run_id: Uuid, key: &str) -> AppResult<i64> {
-    let n = sqlx::query_scalar("SELECT count(*) FROM metric_points WHERE run_id = $1 AND key = $2")
-        .bind(run_id)
-        .bind(key)
-        .fetch_one(db)
-        .await?;
+    let n = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM metric_points WHERE run_id = $1 AND key = $2"#,
+        run_id,
+        key,
+    )
+    .fetch_one(db)
+    .await?;
     Ok(n)
 }
 
@@ -342,8 +353,9 @@ pub async fn history_sampled(
     key: &str,
     buckets: i64,
 ) -> AppResult<Vec<PointRow>> {
-    let rows = sqlx::query_as::<_, PointRow>(
-        "WITH bounds AS (
+    let rows = sqlx::query_as!(
+        PointRow,
+        r#"WITH bounds AS (
              SELECT min(step) AS lo, max(step) AS hi FROM metric_points WHERE run_id = $1 AND key = $2),
          per_bucket AS (
              SELECT min(ARRAY[p.step::float8, p.id::float8, p.value, extract(epoch FROM p.timestamp)]) AS first,
@@ -359,12 +371,13 @@ pub async fn history_sampled(
              UNION SELECT last[1], last[2], last[3], last[4] FROM per_bucket
              UNION SELECT low[2], low[3], low[1], low[4] FROM per_bucket
              UNION SELECT high[2], high[3], high[1], high[4] FROM per_bucket)
-         SELECT id::int8 AS id, step::int8 AS step, value, to_timestamp(ts) AS timestamp
-         FROM picked ORDER BY step, id",
+         SELECT id::int8 AS "id!", step::int8 AS "step!", value AS "value!",
+                to_timestamp(ts) AS "timestamp!"
+         FROM picked ORDER BY step, id"#,
+        run_id,
+        key,
+        buckets as f64,
     )
-    .bind(run_id)
-    .bind(key)
-    .bind(buckets as f64)
     .fetch_all(db)
     .await?;
     Ok(rows)

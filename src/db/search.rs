@@ -271,12 +271,37 @@ fn push_keyset(qb: &mut QueryBuilder<Postgres>, order: &Order, cursor: &Cursor) 
     qb.push("))");
 }
 
+/// The columns of a run a search returns (the fields of `RunRow`): the one list the
+/// search builder, the only dynamic SQL left, keeps.
+const RUN_COLUMNS: [&str; 9] = [
+    "id",
+    "experiment_id",
+    "project_id",
+    "name",
+    "status",
+    "started_at",
+    "ended_at",
+    "created_by",
+    "created_at",
+];
+
+/// `RUN_COLUMNS` of the relation `alias`, comma-separated.
+fn run_columns(alias: &str) -> String {
+    RUN_COLUMNS
+        .iter()
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The inner select over runs matching `scope_sql` (which binds nothing itself) and the
 /// filter, ordered and limited.
 fn push_page(qb: &mut QueryBuilder<Postgres>, scope: &str, query: &RunQuery) {
-    qb.push("SELECT q.id, q.experiment_id, q.project_id, q.name, q.status, q.started_at, q.ended_at, \
-             q.created_by, q.created_at, to_jsonb(q.sv) AS sort_value FROM (SELECT r.id, r.experiment_id, \
-             r.project_id, r.name, r.status, r.started_at, r.ended_at, r.created_by, r.created_at,");
+    qb.push(format_args!(
+        "SELECT {}, to_jsonb(q.sv) AS sort_value FROM (SELECT {},",
+        run_columns("q"),
+        run_columns("r")
+    ));
     push_from(qb, &query.order.key);
     qb.push(" WHERE ");
     qb.push(scope);

@@ -13,15 +13,15 @@ pub const REFRESH_TTL: chrono::Duration = chrono::Duration::days(30);
 #[tracing::instrument(skip(db, token_hash))]
 pub async fn open(db: &PgPool, user_id: Uuid, token_hash: &[u8]) -> AppResult<Uuid> {
     let session_id = Uuid::now_v7();
-    sqlx::query(
-        "WITH s AS (INSERT INTO sessions (id, user_id) VALUES ($1, $2) RETURNING id)
+    sqlx::query!(
+        r#"WITH s AS (INSERT INTO sessions (id, user_id) VALUES ($1, $2) RETURNING id)
          INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
-         SELECT $3, s.id, now() + make_interval(secs => $4) FROM s",
+         SELECT $3, s.id, now() + make_interval(secs => $4) FROM s"#,
+        session_id,
+        user_id,
+        token_hash,
+        REFRESH_TTL.num_seconds() as f64,
     )
-    .bind(session_id)
-    .bind(user_id)
-    .bind(token_hash)
-    .bind(REFRESH_TTL.num_seconds() as f64)
     .execute(db)
     .await?;
     Ok(session_id)
@@ -51,15 +51,16 @@ pub async fn rotate(db: &PgPool, presented: &[u8], successor: &[u8]) -> AppResul
         disabled: bool,
     }
     let mut tx = db.begin().await?;
-    let row = sqlx::query_as::<_, Row>(
-        "SELECT rt.session_id, s.user_id, rt.used_at, rt.expires_at, s.revoked_at, u.disabled
+    let row = sqlx::query_as!(
+        Row,
+        r#"SELECT rt.session_id, s.user_id, rt.used_at, rt.expires_at, s.revoked_at, u.disabled
          FROM refresh_tokens rt
          JOIN sessions s ON s.id = rt.session_id
          JOIN users u ON u.id = s.user_id
          WHERE rt.token_hash = $1
-         FOR UPDATE OF rt, s",
+         FOR UPDATE OF rt, s"#,
+        presented,
     )
-    .bind(presented)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
@@ -69,25 +70,27 @@ pub async fn rotate(db: &PgPool, presented: &[u8], successor: &[u8]) -> AppResul
         return Ok(Rotation::Invalid);
     }
     if row.used_at.is_some() {
-        sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1")
-            .bind(row.session_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            r#"UPDATE sessions SET revoked_at = now() WHERE id = $1"#,
+            row.session_id,
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         return Ok(Rotation::Reused {
             session_id: row.session_id,
         });
     }
-    sqlx::query(
-        "WITH spent AS (UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1),
+    sqlx::query!(
+        r#"WITH spent AS (UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1),
               touched AS (UPDATE sessions SET last_used_at = now() WHERE id = $2)
          INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
-         VALUES ($3, $2, now() + make_interval(secs => $4))",
+         VALUES ($3, $2, now() + make_interval(secs => $4))"#,
+        presented,
+        row.session_id,
+        successor,
+        REFRESH_TTL.num_seconds() as f64,
     )
-    .bind(presented)
-    .bind(row.session_id)
-    .bind(successor)
-    .bind(REFRESH_TTL.num_seconds() as f64)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -100,12 +103,12 @@ pub async fn rotate(db: &PgPool, presented: &[u8], successor: &[u8]) -> AppResul
 /// Revokes one session of a user; returns whether it was live.
 #[tracing::instrument(skip(db))]
 pub async fn revoke(db: &PgPool, user_id: Uuid, session_id: Uuid) -> AppResult<bool> {
-    let done = sqlx::query(
-        "UPDATE sessions SET revoked_at = now()
-         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    let done = sqlx::query!(
+        r#"UPDATE sessions SET revoked_at = now()
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"#,
+        session_id,
+        user_id,
     )
-    .bind(session_id)
-    .bind(user_id)
     .execute(db)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -118,12 +121,12 @@ pub async fn of_refresh_token(
     user_id: Uuid,
     token_hash: &[u8],
 ) -> AppResult<Option<Uuid>> {
-    let id = sqlx::query_scalar(
-        "SELECT s.id FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
-         WHERE rt.token_hash = $1 AND s.user_id = $2",
+    let id = sqlx::query_scalar!(
+        r#"SELECT s.id FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
+         WHERE rt.token_hash = $1 AND s.user_id = $2"#,
+        token_hash,
+        user_id,
     )
-    .bind(token_hash)
-    .bind(user_id)
     .fetch_optional(db)
     .await?;
     Ok(id)
@@ -132,13 +135,13 @@ pub async fn of_refresh_token(
 /// Revokes every live session of a user but `keep`; returns the revoked ids.
 #[tracing::instrument(skip(db))]
 pub async fn revoke_all(db: &PgPool, user_id: Uuid, keep: Option<Uuid>) -> AppResult<Vec<Uuid>> {
-    let ids = sqlx::query_scalar(
-        "UPDATE sessions SET revoked_at = now()
+    let ids = sqlx::query_scalar!(
+        r#"UPDATE sessions SET revoked_at = now()
          WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2)
-         RETURNING id",
+         RETURNING id"#,
+        user_id,
+        keep,
     )
-    .bind(user_id)
-    .bind(keep)
     .fetch_all(db)
     .await?;
     Ok(ids)

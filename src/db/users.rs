@@ -26,9 +26,6 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// The columns of `UserRow`, for `SELECT`s and `RETURNING`s.
-const COLUMNS: &str = "id, email, name, role, disabled, created_at";
-
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub name: &'a str,
@@ -42,20 +39,21 @@ pub struct NewUser<'a> {
 #[tracing::instrument(skip_all)]
 pub async fn insert(db: &PgPool, user: NewUser<'_>) -> AppResult<UserRow> {
     let mut tx = db.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('maestro.users.insert'))")
+    sqlx::query!(r#"SELECT pg_advisory_xact_lock(hashtext('maestro.users.insert'))"#,)
         .execute(&mut *tx)
         .await?;
-    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO users (id, email, name, password_hash, role)
+    let row = sqlx::query_as!(
+        UserRow,
+        r#"INSERT INTO users (id, email, name, password_hash, role)
          VALUES ($1, $2, $3, $4,
                  COALESCE($5, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'MEMBER' ELSE 'ADMIN' END))
-         RETURNING {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(user.email)
-    .bind(user.name)
-    .bind(user.password_hash)
-    .bind(user.role)
+         RETURNING id, email, name, role AS "role: UserRole", disabled, created_at"#,
+        Uuid::now_v7(),
+        user.email,
+        user.name,
+        user.password_hash,
+        user.role as _,
+    )
     .fetch_one(&mut *tx)
     .await
     .on_constraint("users_email_key", || {
@@ -67,10 +65,11 @@ pub async fn insert(db: &PgPool, user: NewUser<'_>) -> AppResult<UserRow> {
 
 #[tracing::instrument(skip(db))]
 pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> AppResult<Option<UserRow>> {
-    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE id = $1"
-    )))
-    .bind(id)
+    let row = sqlx::query_as!(
+        UserRow,
+        r#"SELECT id, email, name, role AS "role: UserRole", disabled, created_at FROM users WHERE id = $1"#,
+        id,
+    )
     .fetch_optional(db)
     .await?;
     Ok(row)
@@ -85,13 +84,14 @@ pub async fn find_by_live_session(
     id: Uuid,
     session_id: Uuid,
 ) -> AppResult<Option<UserRow>> {
-    let row = sqlx::query_as::<_, UserRow>(
-        "SELECT u.id, u.email, u.name, u.role, u.disabled, u.created_at
+    let row = sqlx::query_as!(
+        UserRow,
+        r#"SELECT u.id, u.email, u.name, u.role AS "role: UserRole", u.disabled, u.created_at
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = $2 AND u.id = $1 AND s.revoked_at IS NULL AND NOT u.disabled",
+         WHERE s.id = $2 AND u.id = $1 AND s.revoked_at IS NULL AND NOT u.disabled"#,
+        id,
+        session_id,
     )
-    .bind(id)
-    .bind(session_id)
     .fetch_optional(db)
     .await?;
     Ok(row)
@@ -99,10 +99,11 @@ pub async fn find_by_live_session(
 
 #[tracing::instrument(skip(db))]
 pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<UserRow>> {
-    let rows = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE id = ANY($1)"
-    )))
-    .bind(ids)
+    let rows = sqlx::query_as!(
+        UserRow,
+        r#"SELECT id, email, name, role AS "role: UserRole", disabled, created_at FROM users WHERE id = ANY($1)"#,
+        ids,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -114,27 +115,33 @@ pub async fn find_by_email_with_hash(
     db: impl PgExecutor<'_>,
     email: &str,
 ) -> AppResult<Option<(UserRow, String)>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        user: UserRow,
-        password_hash: String,
-    }
-    let row = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)"
-    )))
-    .bind(email)
+    let row = sqlx::query!(
+        r#"SELECT id, email, name, role AS "role: UserRole", disabled, created_at, password_hash
+           FROM users WHERE lower(email) = lower($1)"#,
+        email,
+    )
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|r| (r.user, r.password_hash)))
+    Ok(row.map(|r| {
+        let user = UserRow {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+            role: r.role,
+            disabled: r.disabled,
+            created_at: r.created_at,
+        };
+        (user, r.password_hash)
+    }))
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> AppResult<Option<UserRow>> {
-    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE lower(email) = lower($1)"
-    )))
-    .bind(email)
+    let row = sqlx::query_as!(
+        UserRow,
+        r#"SELECT id, email, name, role AS "role: UserRole", disabled, created_at FROM users WHERE lower(email) = lower($1)"#,
+        email,
+    )
     .fetch_optional(db)
     .await?;
     Ok(row)
@@ -142,8 +149,7 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> AppResult<Op
 
 #[tracing::instrument(skip(db))]
 pub async fn password_hash(db: impl PgExecutor<'_>, id: Uuid) -> AppResult<Option<String>> {
-    let hash = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(id)
+    let hash = sqlx::query_scalar!(r#"SELECT password_hash FROM users WHERE id = $1"#, id,)
         .fetch_optional(db)
         .await?;
     Ok(hash)
@@ -151,11 +157,13 @@ pub async fn password_hash(db: impl PgExecutor<'_>, id: Uuid) -> AppResult<Optio
 
 #[tracing::instrument(skip_all)]
 pub async fn set_password_hash(db: impl PgExecutor<'_>, id: Uuid, hash: &str) -> AppResult<()> {
-    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-        .bind(id)
-        .bind(hash)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        r#"UPDATE users SET password_hash = $2 WHERE id = $1"#,
+        id,
+        hash,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -167,16 +175,17 @@ pub async fn page(
     after: Option<Uuid>,
     limit: i64,
 ) -> AppResult<Vec<UserRow>> {
-    let rows = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users
+    let rows = sqlx::query_as!(
+        UserRow,
+        r#"SELECT id, email, name, role AS "role: UserRole", disabled, created_at FROM users
          WHERE ($1::uuid IS NULL OR id > $1)
            AND ($2::text IS NULL OR email ILIKE '%' || $2 || '%' OR name ILIKE '%' || $2 || '%')
          ORDER BY id
-         LIMIT $3"
-    )))
-    .bind(after)
-    .bind(search.map(escape_like))
-    .bind(limit)
+         LIMIT $3"#,
+        after,
+        search.map(escape_like),
+        limit,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows)
@@ -184,11 +193,11 @@ pub async fn page(
 
 #[tracing::instrument(skip(db))]
 pub async fn count(db: &PgPool, search: Option<&str>) -> AppResult<i64> {
-    let n = sqlx::query_scalar(
-        "SELECT count(*) FROM users
-         WHERE ($1::text IS NULL OR email ILIKE '%' || $1 || '%' OR name ILIKE '%' || $1 || '%')",
+    let n = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM users
+         WHERE ($1::text IS NULL OR email ILIKE '%' || $1 || '%' OR name ILIKE '%' || $1 || '%')"#,
+        search.map(escape_like),
     )
-    .bind(search.map(escape_like))
     .fetch_one(db)
     .await?;
     Ok(n)
@@ -196,11 +205,12 @@ pub async fn count(db: &PgPool, search: Option<&str>) -> AppResult<i64> {
 
 #[tracing::instrument(skip(db))]
 pub async fn set_disabled(db: &PgPool, id: Uuid, disabled: bool) -> AppResult<Option<UserRow>> {
-    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-        "UPDATE users SET disabled = $2 WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(disabled)
+    let row = sqlx::query_as!(
+        UserRow,
+        r#"UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id, email, name, role AS "role: UserRole", disabled, created_at"#,
+        id,
+        disabled,
+    )
     .fetch_optional(db)
     .await?;
     Ok(row)
@@ -208,11 +218,12 @@ pub async fn set_disabled(db: &PgPool, id: Uuid, disabled: bool) -> AppResult<Op
 
 #[tracing::instrument(skip(db))]
 pub async fn set_role(db: &PgPool, id: Uuid, role: UserRole) -> AppResult<Option<UserRow>> {
-    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-        "UPDATE users SET role = $2 WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(role)
+    let row = sqlx::query_as!(
+        UserRow,
+        r#"UPDATE users SET role = $2 WHERE id = $1 RETURNING id, email, name, role AS "role: UserRole", disabled, created_at"#,
+        id,
+        role as _,
+    )
     .fetch_optional(db)
     .await?;
     Ok(row)

@@ -26,7 +26,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
         if state.db_health.is_down() {
             return false;
         }
-        let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db);
+        let ping = sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(&state.db);
         matches!(tokio::time::timeout(CHECK_BUDGET, ping).await, Ok(Ok(1)))
     };
     let object_store = async {

@@ -91,10 +91,11 @@ pub async fn serve(State(state): State<AppState>) -> Response {
         "Whether the object store answered its last probe.",
         gauge(i64::from(state.storage.seems_healthy())),
     );
-    let pending: Option<i64> = sqlx::query_scalar("SELECT count(*) FROM storage_deletions")
-        .fetch_one(&state.db)
-        .await
-        .ok();
+    let pending: Option<i64> =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM storage_deletions"#,)
+            .fetch_one(&state.db)
+            .await
+            .ok();
     if let Some(pending) = pending {
         now.register(
             "storage_deletions_pending",

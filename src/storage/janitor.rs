@@ -41,20 +41,21 @@ pub enum Pass {
     Skipped,
 }
 
-/// The advisory lock that makes the janitor run on one process at a time.
-const LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('maestro.storage_janitor'))";
-const UNLOCK: &str = "SELECT pg_advisory_unlock(hashtext('maestro.storage_janitor'))";
-
 /// One pass, unless another process is running one (the lock is held on one connection
 /// for the pass, and released by PostgreSQL if that connection dies).
 pub async fn pass(db: &PgPool, storage: &Storage) -> anyhow::Result<Pass> {
     let mut conn = db.acquire().await?;
-    let locked: bool = sqlx::query_scalar(LOCK).fetch_one(&mut *conn).await?;
+    // The advisory lock that makes the janitor run on one process at a time.
+    let locked = sqlx::query_scalar!(
+        r#"SELECT pg_try_advisory_lock(hashtext('maestro.storage_janitor')) AS "locked!""#
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     if !locked {
         return Ok(Pass::Skipped);
     }
     let result = work(db, storage).await;
-    let _ = sqlx::query_scalar::<_, bool>(UNLOCK)
+    let _ = sqlx::query_scalar!("SELECT pg_advisory_unlock(hashtext('maestro.storage_janitor'))")
         .fetch_one(&mut *conn)
         .await;
     result.map(|()| Pass::Ran)
@@ -65,26 +66,28 @@ pub async fn pass(db: &PgPool, storage: &Storage) -> anyhow::Result<Pass> {
 /// twice at once.
 async fn work(db: &PgPool, storage: &Storage) -> anyhow::Result<()> {
     // Deleting the rows queues their objects (trigger), multipart uploads included.
-    let expired =
-        sqlx::query("DELETE FROM artifacts WHERE status = 'PENDING' AND upload_expires_at < now()")
-            .execute(db)
-            .await?
-            .rows_affected();
+    let expired = sqlx::query!(
+        r#"DELETE FROM artifacts WHERE status = 'PENDING' AND upload_expires_at < now()"#,
+    )
+    .execute(db)
+    .await?
+    .rows_affected();
     if expired > 0 {
         tracing::info!(expired, "expired abandoned uploads");
     }
     if !storage.ping().await {
         return Ok(());
     }
-    let claimed = sqlx::query_as::<_, Queued>(
-        "UPDATE storage_deletions SET attempts = attempts + 1,
+    let claimed = sqlx::query_as!(
+        Queued,
+        r#"UPDATE storage_deletions SET attempts = attempts + 1,
                 next_attempt_at = now() + interval '1 minute'
          WHERE object_key IN (
              SELECT object_key FROM storage_deletions WHERE next_attempt_at <= now()
              ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-         RETURNING object_key, upload_id, recheck_at",
+         RETURNING object_key, upload_id, recheck_at"#,
+        BATCH,
     )
-    .bind(BATCH)
     .fetch_all(db)
     .await?;
     for item in claimed {
@@ -99,27 +102,31 @@ async fn work(db: &PgPool, storage: &Storage) -> anyhow::Result<()> {
             Ok(()) => match item.recheck_at.filter(|t| *t > chrono::Utc::now()) {
                 // Its upload URL still works until then: look again afterwards.
                 Some(at) => {
-                    sqlx::query("UPDATE storage_deletions SET next_attempt_at = $2, recheck_at = NULL WHERE object_key = $1")
-                        .bind(&item.object_key)
-                        .bind(at)
+                    sqlx::query!(
+        r#"UPDATE storage_deletions SET next_attempt_at = $2, recheck_at = NULL WHERE object_key = $1"#,
+        &item.object_key,
+        at,
+    )
                         .execute(db)
                         .await?;
                 }
                 None => {
-                    sqlx::query("DELETE FROM storage_deletions WHERE object_key = $1")
-                        .bind(&item.object_key)
-                        .execute(db)
-                        .await?;
+                    sqlx::query!(
+                        r#"DELETE FROM storage_deletions WHERE object_key = $1"#,
+                        &item.object_key,
+                    )
+                    .execute(db)
+                    .await?;
                 }
             },
             Err(e) => {
-                sqlx::query(
-                    "UPDATE storage_deletions SET last_error = $2,
+                sqlx::query!(
+        r#"UPDATE storage_deletions SET last_error = $2,
                             next_attempt_at = now() + least(interval '1 hour', interval '2 seconds' * power(2, attempts))
-                     WHERE object_key = $1",
-                )
-                .bind(&item.object_key)
-                .bind(e.to_string())
+                     WHERE object_key = $1"#,
+        &item.object_key,
+        e.to_string(),
+    )
                 .execute(db)
                 .await?;
             }
