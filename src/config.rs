@@ -144,6 +144,16 @@ pub struct Config {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "MAESTRO_LOG_JSON", default_value_t = false, action = clap::ArgAction::Set)]
     pub log_json: bool,
+
+    /// Export traces over OTLP/HTTP (protobuf) to this collector, e.g.
+    /// `http://otel-collector:4318`: a span per HTTP request, per GraphQL operation, per
+    /// resolved field and per database call. Unset: no traces leave the process.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_endpoint: Option<String>,
+
+    /// The service name the traces carry.
+    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "maestro")]
+    pub otel_service_name: String,
 }
 
 /// The smallest JWT secret accepted, in bytes (RFC 7518 §3.2 for HS256).

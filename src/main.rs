@@ -70,9 +70,26 @@ enum Command {
 async fn main() {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    telemetry::init(cli.config.log_json, cli.config.count_sql, None);
+    let otlp = cli
+        .config
+        .otel_endpoint
+        .as_deref()
+        .map(|endpoint| telemetry::Otlp {
+            endpoint,
+            service_name: &cli.config.otel_service_name,
+        });
     // One sentence naming the cause and what to change, not a debug dump.
-    if let Err(err) = run(cli).await {
+    let telemetry = match telemetry::init(cli.config.log_json, cli.config.count_sql, None, otlp) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("maestro: {err:#}");
+            std::process::exit(1);
+        }
+    };
+    let result = run(cli).await;
+    // Sends the traces still buffered before the process ends.
+    drop(telemetry);
+    if let Err(err) = result {
         eprintln!("maestro: {err:#}");
         std::process::exit(1);
     }

@@ -4,8 +4,16 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use common::TestApp;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use common::processes::free_port;
+use common::{JWT_SECRET, TestApp, unique_email};
 use serde_json::json;
 
 /// Every `maestro_…` metric name in a text, without the suffixes Prometheus derives from
@@ -68,5 +76,93 @@ fn the_name_scan_sees_histogram_series_as_their_family() {
     assert_eq!(
         names.into_iter().collect::<Vec<_>>(),
         ["maestro_x_seconds", "maestro_y_total"]
+    );
+}
+
+/// What an OTLP collector received: the bodies posted to `/v1/traces`.
+type Received = Arc<Mutex<Vec<Bytes>>>;
+
+async fn collector() -> (String, Received) {
+    async fn traces(State(received): State<Received>, body: Bytes) -> &'static str {
+        received.lock().unwrap().push(body);
+        ""
+    }
+    let received = Received::default();
+    let app = Router::new()
+        .route("/v1/traces", post(traces))
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+/// Whether any exported batch contains these bytes (span names and attribute keys are
+/// plain UTF-8 inside the protobuf).
+fn exported(received: &Received, needle: &str) -> bool {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+}
+
+#[tokio::test]
+async fn traces_go_to_the_otlp_collector_with_request_resolver_and_database_spans() {
+    // The in-process app creates and migrates the database; a real process exports.
+    let setup = TestApp::spawn().await;
+    let (endpoint, received) = collector().await;
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_maestro"))
+        .arg("serve")
+        .env("DATABASE_URL", &setup.database_url)
+        .env_remove("REDIS_URL")
+        .env("MAESTRO_LISTEN", format!("127.0.0.1:{port}"))
+        .env("MAESTRO_JWT_SECRET", JWT_SECRET)
+        .env(
+            "MAESTRO_DATA_DIR",
+            std::env::temp_dir().join(format!("maestro-otlp-{port}")),
+        )
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_SERVICE_NAME", "maestro-under-test")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the maestro binary starts");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let app = setup.pointed_at(addr);
+    let session = app.register(&unique_email("otlp")).await;
+    app.gql(Some(&session.access), "{ me { id email } }", json!({}))
+        .await;
+
+    let wanted = [
+        "maestro-under-test",   // the service name
+        "request",              // the HTTP request (tower-http span)
+        "graphql",              // the GraphQL operation
+        "field",                // a resolved field (async-graphql)
+        "find_by_live_session", // a database call: the token's session
+        "db.statement",         // the SQL statement inside it (sqlx)
+    ];
+    for _ in 0..100 {
+        if wanted.iter().all(|w| exported(&received, w)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let missing: Vec<_> = wanted.iter().filter(|w| !exported(&received, w)).collect();
+    assert!(
+        missing.is_empty(),
+        "not exported: {missing:?} ({} batches received)",
+        received.lock().unwrap().len()
     );
 }

@@ -64,9 +64,17 @@ fn builder(production: bool) -> SchemaBuilder<Query, Mutation, Subscription> {
     }
 }
 
-/// The schema with the application state attached.
+/// The schema with the application state attached. When traces are exported, each
+/// operation gets spans for its parsing, validation, execution and every resolved field
+/// (a cost paid only then).
 pub fn build_schema(state: AppState) -> AppSchema {
-    builder(state.config.is_production()).data(state).finish()
+    let builder = builder(state.config.is_production());
+    let builder = if state.config.otel_endpoint.is_some() {
+        builder.extension(async_graphql::extensions::Tracing)
+    } else {
+        builder
+    };
+    builder.data(state).finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

@@ -73,7 +73,7 @@ impl TestApp {
         } else {
             "off"
         };
-        maestro::telemetry::init(false, true, Some(log));
+        let _ = maestro::telemetry::init(false, true, Some(log), None);
         let mut config = test_config();
         adjust(&mut config);
         let database_url = config.database_url.clone();
