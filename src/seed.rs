@@ -1,6 +1,6 @@
 //! Realistic volume for demos, benchmarks and the N+1 tests: projects owned by one user,
 //! each with experiments, runs (params, tags, a status mix) and metric histories. Written
-//! with set-based SQL (`generate_series`), in one transaction.
+//! with set-based SQL (`generate_series`), in one statement.
 
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -23,7 +23,8 @@ pub struct Seeded {
     pub metric_points: i64,
 }
 
-/// Creates the data, owned by `owner`; project names start with `prefix`.
+/// Creates the data, owned by `owner`; project names start with `prefix`. One statement:
+/// each step reads the rows the step before returned.
 pub async fn seed(
     db: &PgPool,
     owner: Uuid,
@@ -31,8 +32,8 @@ pub async fn seed(
     size: SeedSize,
 ) -> anyhow::Result<Seeded> {
     let mut tx = db.begin().await?;
-    sqlx::query!(
-        "WITH p AS (
+    let made = sqlx::query!(
+        r#"WITH p AS (
              INSERT INTO projects (id, name, description, created_by)
              SELECT gen_random_uuid(), $2 || '-' || lpad(i::text, 4, '0'), 'Seeded for demos and benchmarks', $1
              FROM generate_series(1, $3) AS i
@@ -50,94 +51,46 @@ pub async fn seed(
                     now() - make_interval(hours => k),
                     CASE WHEN k % 5 = 2 THEN NULL ELSE now() - make_interval(hours => k) + interval '40 minutes' END,
                     $1
-             FROM e, generate_series(1, $5) AS k)
-         SELECT 1 AS done",
+             FROM e, generate_series(1, $5) AS k
+             RETURNING id),
+         seeded AS (SELECT id, row_number() OVER (ORDER BY id)::int AS i FROM r),
+         params AS (
+             INSERT INTO run_params (run_id, key, value)
+             SELECT id, key, value FROM seeded,
+             LATERAL (VALUES ('learning_rate', (ARRAY['0.1', '0.01', '0.001', '0.0001'])[1 + i % 4]),
+                             ('batch_size', (ARRAY['32', '64', '128', '256'])[1 + (i / 4) % 4]),
+                             ('optimizer', (ARRAY['adam', 'sgd', 'adamw'])[1 + i % 3])) AS kv(key, value)),
+         tags AS (
+             INSERT INTO run_tags (run_id, key, value)
+             SELECT id, key, value FROM seeded,
+             LATERAL (VALUES ('team', (ARRAY['vision', 'nlp', 'speech'])[1 + i % 3]),
+                             ('git_commit', substr(md5(i::text), 1, 10))) AS kv(key, value)),
+         points AS (
+             INSERT INTO metric_points (run_id, key, step, value, timestamp)
+             SELECT r.id, m.key, s,
+                    CASE m.key WHEN 'loss' THEN exp(-s / 200.0) * (1 + (r.i % 7) / 10.0) + random() / 50
+                               ELSE 1 - exp(-s / 200.0) * (1 - (r.i % 5) / 10.0) - random() / 50 END,
+                    now() - interval '1 day' + make_interval(secs => s)
+             FROM seeded r, (VALUES ('loss'), ('accuracy')) AS m(key), generate_series(0, $6 - 1) AS s
+             RETURNING run_id, key, step, value, timestamp),
+         latest AS (
+             INSERT INTO latest_metrics (run_id, key, step, value, timestamp)
+             SELECT DISTINCT ON (run_id, key) run_id, key, step, value, timestamp
+             FROM points ORDER BY run_id, key, step DESC)
+         SELECT (SELECT count(*) FROM seeded) AS "runs!", (SELECT count(*) FROM points) AS "points!""#,
         owner,
         prefix,
         size.projects,
         size.experiments_per_project,
         size.runs_per_experiment,
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let projects = i64::from(size.projects);
-    // The runs just made: those of the projects named `prefix-NNNN`.
-    sqlx::query!(
-        "WITH seeded AS (
-             SELECT r.id, row_number() OVER (ORDER BY r.id)::int AS i
-             FROM runs r JOIN projects p ON p.id = r.project_id
-             WHERE left(p.name, length($1) + 1) = $1 || '-'
-               AND substr(p.name, length($1) + 2) ~ '^[0-9]+$')
-         INSERT INTO run_params (run_id, key, value)
-         SELECT id, key, value FROM seeded,
-         LATERAL (VALUES ('learning_rate', (ARRAY['0.1', '0.01', '0.001', '0.0001'])[1 + i % 4]),
-                         ('batch_size', (ARRAY['32', '64', '128', '256'])[1 + (i / 4) % 4]),
-                         ('optimizer', (ARRAY['adam', 'sgd', 'adamw'])[1 + i % 3])) AS kv(key, value)",
-        prefix,
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "WITH seeded AS (
-             SELECT r.id, row_number() OVER (ORDER BY r.id)::int AS i
-             FROM runs r JOIN projects p ON p.id = r.project_id
-             WHERE left(p.name, length($1) + 1) = $1 || '-'
-               AND substr(p.name, length($1) + 2) ~ '^[0-9]+$')
-         INSERT INTO run_tags (run_id, key, value)
-         SELECT id, key, value FROM seeded,
-         LATERAL (VALUES ('team', (ARRAY['vision', 'nlp', 'speech'])[1 + i % 3]),
-                         ('git_commit', substr(md5(i::text), 1, 10))) AS kv(key, value)",
-        prefix,
-    )
-    .execute(&mut *tx)
-    .await?;
-    let points = sqlx::query!(
-        "WITH seeded AS (
-             SELECT r.id, row_number() OVER (ORDER BY r.id)::int AS i
-             FROM runs r JOIN projects p ON p.id = r.project_id
-             WHERE left(p.name, length($2) + 1) = $2 || '-'
-               AND substr(p.name, length($2) + 2) ~ '^[0-9]+$')
-         INSERT INTO metric_points (run_id, key, step, value, timestamp)
-         SELECT r.id, m.key, s,
-                CASE m.key WHEN 'loss' THEN exp(-s / 200.0) * (1 + (r.i % 7) / 10.0) + random() / 50
-                           ELSE 1 - exp(-s / 200.0) * (1 - (r.i % 5) / 10.0) - random() / 50 END,
-                now() - interval '1 day' + make_interval(secs => s)
-         FROM seeded r, (VALUES ('loss'), ('accuracy')) AS m(key), generate_series(0, $1 - 1) AS s",
         size.points_per_metric,
-        prefix,
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    sqlx::query!(
-        "WITH seeded AS (
-             SELECT r.id, row_number() OVER (ORDER BY r.id)::int AS i
-             FROM runs r JOIN projects p ON p.id = r.project_id
-             WHERE left(p.name, length($1) + 1) = $1 || '-'
-               AND substr(p.name, length($1) + 2) ~ '^[0-9]+$')
-         INSERT INTO latest_metrics (run_id, key, step, value, timestamp)
-         SELECT DISTINCT ON (p.run_id, p.key) p.run_id, p.key, p.step, p.value, p.timestamp
-         FROM metric_points p JOIN seeded r ON r.id = p.run_id
-         ORDER BY p.run_id, p.key, p.step DESC, p.id DESC",
-        prefix,
-    )
-    .execute(&mut *tx)
-    .await?;
-    let runs = sqlx::query_scalar!(
-        r#"WITH seeded AS (
-             SELECT r.id, row_number() OVER (ORDER BY r.id)::int AS i
-             FROM runs r JOIN projects p ON p.id = r.project_id
-             WHERE left(p.name, length($1) + 1) = $1 || '-'
-               AND substr(p.name, length($1) + 2) ~ '^[0-9]+$')
-         SELECT count(*) AS "count!" FROM seeded"#,
-        prefix,
     )
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(Seeded {
-        projects,
-        runs,
-        metric_points: points as i64,
+        projects: i64::from(size.projects),
+        runs: made.runs,
+        metric_points: made.points,
     })
 }

@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,8 +11,8 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use common::processes::free_port;
-use common::{JWT_SECRET, TestApp, unique_email};
+use common::processes::MaestroProcess;
+use common::{TestApp, unique_email};
 use serde_json::json;
 
 /// Every `maestro_…` metric name in a text, without the suffixes Prometheus derives from
@@ -112,33 +111,16 @@ async fn traces_go_to_the_otlp_collector_with_request_resolver_and_database_span
     // The in-process app creates and migrates the database; a real process exports.
     let setup = TestApp::spawn().await;
     let (endpoint, received) = collector().await;
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_maestro"))
-        .arg("serve")
-        .env("DATABASE_URL", &setup.database_url)
-        .env_remove("REDIS_URL")
-        .env("MAESTRO_LISTEN", format!("127.0.0.1:{port}"))
-        .env("MAESTRO_JWT_SECRET", JWT_SECRET)
-        .env(
-            "MAESTRO_DATA_DIR",
-            std::env::temp_dir().join(format!("maestro-otlp-{port}")),
-        )
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-        .env("OTEL_SERVICE_NAME", "maestro-under-test")
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the maestro binary starts");
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let app = setup.pointed_at(addr);
+    let process = MaestroProcess::start(
+        &setup.database_url,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_SERVICE_NAME", "maestro-under-test"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    )
+    .await;
+    let app = setup.pointed_at(process.addr);
     let session = app.register(&unique_email("otlp")).await;
     app.gql(Some(&session.access), "{ me { id email } }", json!({}))
         .await;
@@ -157,8 +139,7 @@ async fn traces_go_to_the_otlp_collector_with_request_resolver_and_database_span
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(process);
     let missing: Vec<_> = wanted.iter().filter(|w| !exported(&received, w)).collect();
     assert!(
         missing.is_empty(),

@@ -3,57 +3,32 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::processes::free_port;
+use common::processes::MaestroProcess;
 use common::ws::WsClient;
-use common::{JWT_SECRET, PASSWORD, TestApp, error_code, test_config, unique_email};
+use common::{PASSWORD, TestApp, error_code, test_config, unique_email};
 use maestro::storage::janitor::{self, Pass};
 use serde_json::json;
 
-/// One server process of the binary under test.
+/// One server process of the binary under test, and a client for it.
 struct Replica {
     app: TestApp,
-    child: Child,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _process: MaestroProcess,
 }
 
 /// Starts a `maestro serve` process on `database_url` and the shared Redis `prefix`, and
 /// a client for it (the `TestApp` helpers, pointed at the process's port).
 async fn replica(client_app: &TestApp, database_url: &str, prefix: &str) -> Replica {
-    let port = free_port();
     let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let data_dir = std::env::temp_dir().join(format!("maestro-replica-{port}"));
-    let child = Command::new(env!("CARGO_BIN_EXE_maestro"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("REDIS_URL", redis)
-        .env("MAESTRO_REDIS_PREFIX", prefix)
-        .env("MAESTRO_LISTEN", format!("127.0.0.1:{port}"))
-        .env("MAESTRO_JWT_SECRET", JWT_SECRET)
-        .env("MAESTRO_DATA_DIR", &data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the maestro binary starts");
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let process = MaestroProcess::start(
+        database_url,
+        &[("REDIS_URL", &redis), ("MAESTRO_REDIS_PREFIX", prefix)],
+    )
+    .await;
     Replica {
-        app: client_app.pointed_at(addr),
-        child,
+        app: client_app.pointed_at(process.addr),
+        _process: process,
     }
 }
 

@@ -199,3 +199,48 @@ impl Drop for PrivatePostgres {
             .output();
     }
 }
+
+/// A `maestro serve` process of the binary under test, on a port of its own, with the
+/// test JWT secret; killed when dropped.
+pub struct MaestroProcess {
+    pub addr: std::net::SocketAddr,
+    child: Child,
+}
+
+impl MaestroProcess {
+    /// Starts it on `database_url` (already migrated) with these extra environment
+    /// variables, and waits until it listens.
+    pub async fn start(database_url: &str, envs: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let data_dir = std::env::temp_dir().join(format!("maestro-process-{port}"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_maestro"));
+        cmd.arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env_remove("REDIS_URL")
+            .env("MAESTRO_LISTEN", format!("127.0.0.1:{port}"))
+            .env("MAESTRO_JWT_SECRET", super::JWT_SECRET)
+            .env("MAESTRO_DATA_DIR", &data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (name, value) in envs {
+            cmd.env(name, value);
+        }
+        let child = cmd.spawn().expect("the maestro binary starts");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(addr).is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        MaestroProcess { addr, child }
+    }
+}
+
+impl Drop for MaestroProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
