@@ -1,15 +1,16 @@
-//! The deny-by-default gate: a schema extension that looks at the parsed document before
-//! validation and execution (so before any argument is parsed or resolver runs) and
-//! refuses every root field that is not public when nobody is signed in, mutations from
-//! read-only API tokens, documents with too many aliases, and strings PostgreSQL cannot
-//! store.
+//! The deny-by-default gate: looks at the parsed document before validation and
+//! execution (so before any argument is parsed or resolver runs) and refuses every root
+//! field that is not public when nobody is signed in, mutations from read-only API tokens,
+//! documents with too many aliases, and strings PostgreSQL cannot store.
+//!
+//! It runs at the edge, in `http::graphql::with_caller`, the one way every transport hands
+//! a request to the engine, rather than as a schema extension: any extension makes the
+//! engine look up and wrap every resolved field, a cost paid for nothing here.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{Pos, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{Pos, Positioned, Request, ServerError, ServerResult, Variables};
 
 use crate::auth::principal::Principal;
 use crate::error::AppError;
@@ -26,37 +27,34 @@ pub struct Gate {
     pub open_introspection: bool,
 }
 
-impl ExtensionFactory for Gate {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GateExtension {
-            open_introspection: self.open_introspection,
-        })
-    }
-}
-
-struct GateExtension {
-    open_introspection: bool,
-}
-
 fn refuse(err: AppError, pos: Pos) -> ServerError {
     async_graphql::Error::from(err).into_server_error(pos)
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for GateExtension {
-    async fn parse_query(
+impl Gate {
+    /// Refuses the request, or lets it through to the engine. A document that does not
+    /// parse passes: the engine answers its syntax error, which tells nothing.
+    pub fn check(&self, request: &mut Request, principal: Option<&Principal>) -> ServerResult<()> {
+        // The document borrows the request; the variables are set aside meanwhile.
+        let variables = std::mem::take(&mut request.variables);
+        let checked = match request.parsed_query() {
+            Ok(doc) => self.check_document(doc, &variables, principal),
+            Err(_) => Ok(()),
+        };
+        request.variables = variables;
+        checked
+    }
+
+    fn check_document(
         &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
+        doc: &ExecutableDocument,
         variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let principal = ctx.data_opt::<Principal>();
-        check_aliases(&doc)?;
+        principal: Option<&Principal>,
+    ) -> ServerResult<()> {
+        check_aliases(doc)?;
         for (_, op) in doc.operations.iter() {
             let ty = op.node.ty;
-            for (name, pos) in root_fields(&doc, &op.node.selection_set) {
+            for (name, pos) in root_fields(doc, &op.node.selection_set) {
                 match principal {
                     None if !self.is_public(ty, &name) => {
                         return Err(refuse(
@@ -78,12 +76,10 @@ impl Extension for GateExtension {
                 }
             }
         }
-        storable::check(&doc, variables).map_err(|e| refuse(e, Pos::default()))?;
-        Ok(doc)
+        storable::check(doc, variables).map_err(|e| refuse(e, Pos::default()))?;
+        Ok(())
     }
-}
 
-impl GateExtension {
     fn is_public(&self, ty: OperationType, field: &str) -> bool {
         match ty {
             OperationType::Mutation => PUBLIC_MUTATIONS.contains(&field) || field == "__typename",

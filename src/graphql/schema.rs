@@ -7,7 +7,6 @@ use crate::graphql::artifact::{mutation::ArtifactMutation, query::ArtifactQuery}
 use crate::graphql::experiment::{
     mutation::ExperimentMutation, query::ExperimentQuery, subscription::ExperimentSubscription,
 };
-use crate::graphql::gate::Gate;
 use crate::graphql::limits;
 use crate::graphql::model::{
     mutation::ModelMutation, query::ModelQuery, subscription::ModelSubscription,
@@ -53,10 +52,7 @@ fn builder(production: bool) -> SchemaBuilder<Query, Mutation, Subscription> {
     )
     .limit_complexity(limits::MAX_COMPLEXITY)
     .limit_directives(limits::MAX_DIRECTIVES)
-    .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
-    .extension(Gate {
-        open_introspection: !production,
-    });
+    .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH);
     if production {
         builder.disable_suggestions()
     } else {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -21,6 +21,7 @@ use crate::auth::{self, AuthFailure};
 use crate::error::{self, AppError, code};
 use crate::graphql::AppSchema;
 use crate::graphql::context::ClientAddr;
+use crate::graphql::gate::Gate;
 use crate::graphql::limits::{MAX_BODY_BYTES, MAX_NESTING};
 use crate::graphql::loaders;
 use crate::graphql::{admission, nesting};
@@ -76,9 +77,9 @@ pub fn error_codes(body: &Value) -> ErrorCodes {
 }
 
 /// A GraphQL answer with its status and media type, carrying its error codes.
-fn answer(status: StatusCode, media: &'static str, body: &Value) -> Response {
-    let mut response = (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response();
-    response.extensions_mut().insert(error_codes(body));
+fn answer(status: StatusCode, media: &'static str, body: String, codes: ErrorCodes) -> Response {
+    let mut response = (status, [(header::CONTENT_TYPE, media)], body).into_response();
+    response.extensions_mut().insert(codes);
     response
 }
 
@@ -90,13 +91,14 @@ fn request_error(
     message: &str,
 ) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": error_code } }] });
-    answer(status, media, &body)
+    answer(status, media, body.to_string(), error_codes(&body))
 }
 
 /// An answer made of one error refused before the engine ran (naming the input at fault,
 /// or when to retry).
 fn input_error(status: StatusCode, media: &'static str, err: &AppError) -> Response {
-    answer(status, media, &json!({ "errors": [err.to_json()] }))
+    let body = json!({ "errors": [err.to_json()] });
+    answer(status, media, body.to_string(), error_codes(&body))
 }
 
 fn www_authenticate(value: &str) -> (header::HeaderName, HeaderValue) {
@@ -307,12 +309,24 @@ fn selects_mutation(request: &mut async_graphql::Request) -> bool {
         .any(|(_, op)| op.node.ty != OperationType::Query)
 }
 
-/// The kind (`query`, `mutation`, `subscription`) and name of the operation a request
-/// selects, for the metrics; kind `refused` when it selects none.
-fn operation_of(request: &mut async_graphql::Request) -> (&'static str, Option<String>) {
+/// The operation a request selects, as the edge needs to know it.
+struct Operation {
+    /// `query`, `mutation`, `subscription`, or `refused` when it selects none.
+    kind: &'static str,
+    name: Option<String>,
+    /// The response keys of its root fields, in the document's order.
+    root_keys: Vec<String>,
+}
+
+fn operation_of(request: &mut async_graphql::Request) -> Operation {
     let wanted = request.operation_name.clone();
+    let refused = |name| Operation {
+        kind: "refused",
+        name,
+        root_keys: Vec::new(),
+    };
     let Ok(doc) = request.parsed_query() else {
-        return ("refused", wanted);
+        return refused(wanted);
     };
     let mut chosen = doc.operations.iter().filter(|(name, _)| match &wanted {
         Some(wanted) => name.is_some_and(|n| n.as_str() == wanted.as_str()),
@@ -325,10 +339,72 @@ fn operation_of(request: &mut async_graphql::Request) -> (&'static str, Option<S
                 OperationType::Mutation => "mutation",
                 OperationType::Subscription => "subscription",
             };
-            (kind, name.map(|n| n.to_string()))
+            let mut root_keys = Vec::new();
+            collect_keys(
+                doc,
+                &op.node.selection_set.node,
+                &mut Vec::new(),
+                &mut root_keys,
+            );
+            Operation {
+                kind,
+                name: name.map(|n| n.to_string()),
+                root_keys,
+            }
         }
-        _ => ("refused", wanted),
+        _ => refused(wanted),
     }
+}
+
+/// The response keys (alias or name) of a selection set, through fragments, in order.
+fn collect_keys<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    entered: &mut Vec<&'a str>,
+    out: &mut Vec<String>,
+) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(f) => {
+                let key = f.node.response_key().node.as_str();
+                if !out.iter().any(|k| k == key) {
+                    out.push(key.to_string());
+                }
+            }
+            Selection::InlineFragment(frag) => {
+                collect_keys(doc, &frag.node.selection_set.node, entered, out)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                if !entered.contains(&name)
+                    && let Some(def) = doc.fragments.get(name)
+                {
+                    entered.push(name);
+                    collect_keys(doc, &def.node.selection_set.node, entered, out);
+                }
+            }
+        }
+    }
+}
+
+/// Puts the root fields back in the order the document asks for them: the engine answers
+/// a merged root type (`Query`, `Mutation`) part by part. Nested objects already come in
+/// the requested order.
+fn order_root_fields(data: &mut async_graphql::Value, keys: &[String]) {
+    let async_graphql::Value::Object(map) = data else {
+        return;
+    };
+    if map.len() < 2 {
+        return;
+    }
+    let mut ordered = async_graphql::indexmap::IndexMap::with_capacity(map.len());
+    for key in keys {
+        if let Some((name, value)) = map.shift_remove_entry(key.as_str()) {
+            ordered.insert(name, value);
+        }
+    }
+    ordered.extend(map.drain(..));
+    *map = ordered;
 }
 
 /// Whether the request runs only queries (so running it twice changes nothing).
@@ -421,7 +497,11 @@ async fn execute(
                 );
             }
         };
-        let (kind, operation) = operation_of(&mut request);
+        let Operation {
+            kind,
+            name: operation,
+            root_keys,
+        } = operation_of(&mut request);
         let started = Instant::now();
         let replay = is_read(&mut request).then(|| Replay::of(&request));
         let mut response = run(&gql, request, addr, principal.clone()).await;
@@ -438,6 +518,7 @@ async fn execute(
         };
         app.metrics
             .operation(kind, operation.as_deref(), started.elapsed());
+        order_root_fields(&mut response.data, &root_keys);
         shape(response, media, &request_id)
     }
     .instrument(span)
@@ -446,20 +527,27 @@ async fn execute(
 
 /// Attaches what resolvers read of the caller: their address, their principal (when
 /// signed in) and the request's loaders. Used by HTTP and WebSocket alike.
+///
+/// Every request passes the deny-by-default gate here first (`graphql::gate`): refused,
+/// it never reaches the engine.
 pub fn with_caller(
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
     app: &AppState,
     addr: ClientAddr,
     principal: Option<Principal>,
-) -> async_graphql::Request {
+) -> Result<async_graphql::Request, async_graphql::ServerError> {
+    let gate = Gate {
+        open_introspection: !app.config.is_production(),
+    };
+    gate.check(&mut request, principal.as_ref())?;
     let viewer = principal.as_ref().map(|p| p.user_id);
     let request = request
         .data(addr)
         .data(loaders::for_request(app.db.clone(), viewer));
-    match principal {
+    Ok(match principal {
         Some(principal) => request.data(principal),
         None => request,
-    }
+    })
 }
 
 /// Whether the operation was refused before it ran (syntax, validation, the gate): errors
@@ -478,7 +566,10 @@ async fn run(
     principal: Option<Principal>,
 ) -> async_graphql::Response {
     let app = &gql.app;
-    let request = with_caller(request, app, addr, principal);
+    let request = match with_caller(request, app, addr, principal) {
+        Ok(request) => request,
+        Err(refused) => return async_graphql::Response::from_errors(vec![refused]),
+    };
     if app.config.count_sql {
         let counter = Arc::new(AtomicU64::new(0));
         let response = SQL_STATEMENTS
@@ -530,35 +621,47 @@ fn invalid_token(media: &'static str, message: &str) -> Response {
     response
 }
 
-/// The JSON of an executed operation, every error with its `extensions.code` (parse and
-/// validation errors come from the engine without one) and internal errors with the
-/// request id. Used by HTTP and WebSocket alike.
-pub fn response_json(response: &async_graphql::Response, request_id: &str) -> Value {
-    let mut body = serde_json::to_value(response).unwrap_or_else(|_| json!({}));
-    if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
-        for error in errors {
-            let ext = error
-                .as_object_mut()
-                .map(|e| e.entry("extensions").or_insert_with(|| json!({})));
-            if let Some(Value::Object(ext)) = ext {
-                let from_engine = !ext.contains_key("code");
-                ext.entry("code")
-                    .or_insert_with(|| json!(code::BAD_USER_INPUT));
-                if ext.get("code") == Some(&json!(code::INTERNAL_SERVER_ERROR)) {
-                    ext.insert("requestId".into(), json!(request_id));
-                }
-                let readable = error
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .filter(|_| from_engine)
-                    .and_then(readable_syntax_error);
-                if let Some(message) = readable {
-                    error["message"] = json!(message);
-                }
+/// Completes the errors of an executed operation in place, before it is written: every
+/// error gets an `extensions.code` (parse and validation errors come from the engine
+/// without one: BAD_USER_INPUT, their syntax messages made sentences), internal errors
+/// the request id. Used by HTTP and WebSocket alike.
+pub fn settle_errors(response: &mut async_graphql::Response, request_id: &str) {
+    for error in &mut response.errors {
+        let ext = error.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", code::BAD_USER_INPUT);
+            if let Some(readable) = readable_syntax_error(&error.message) {
+                error.message = readable;
             }
         }
+        let internal = matches!(
+            ext.get("code"),
+            Some(async_graphql::Value::String(c)) if c == code::INTERNAL_SERVER_ERROR
+        );
+        if internal {
+            ext.set("requestId", request_id);
+        }
     }
-    body
+}
+
+/// The codes of a response's (settled) errors.
+pub fn response_error_codes(response: &async_graphql::Response) -> ErrorCodes {
+    ErrorCodes(
+        response
+            .errors
+            .iter()
+            .filter_map(|e| match e.extensions.as_ref()?.get("code")? {
+                async_graphql::Value::String(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// The errors of a response alone: what a request refused before it ran answers.
+#[derive(serde::Serialize)]
+struct ErrorsOnly<'a> {
+    errors: &'a [async_graphql::ServerError],
 }
 
 /// The parser's syntax errors (` --> 1:12 … = expected selection`) as a sentence; `None`
@@ -594,27 +697,22 @@ fn readable_syntax_error(message: &str) -> Option<String> {
 }
 
 /// Status and body of an executed operation.
-fn shape(response: async_graphql::Response, media: &'static str, request_id: &str) -> Response {
+/// Written once, straight from the execution result (fields in the order they were
+/// asked for), without a JSON tree in between.
+fn shape(mut response: async_graphql::Response, media: &'static str, request_id: &str) -> Response {
     let request_failed = refused_before_running(&response);
-    let error_code = |e: &async_graphql::ServerError| {
-        e.extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .and_then(|c| match c {
-                async_graphql::Value::String(s) => Some(s.clone()),
-                _ => None,
-            })
+    settle_errors(&mut response, request_id);
+    let codes = response_error_codes(&response);
+    let unauthenticated = request_failed && codes.0.iter().any(|c| c == code::UNAUTHENTICATED);
+    let body = if request_failed {
+        serde_json::to_string(&ErrorsOnly {
+            errors: &response.errors,
+        })
+    } else {
+        serde_json::to_string(&response)
     };
-    let unauthenticated = request_failed
-        && response
-            .errors
-            .iter()
-            .any(|e| error_code(e).as_deref() == Some(code::UNAUTHENTICATED));
-
-    let mut body = response_json(&response, request_id);
-    if request_failed && let Some(obj) = body.as_object_mut() {
-        obj.remove("data");
-    }
+    // Serializing a value the engine built cannot fail (no maps with non-string keys).
+    let body = body.unwrap_or_else(|_| r#"{"errors":[{"message":"the answer could not be written","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.into());
     let status = if unauthenticated {
         StatusCode::UNAUTHORIZED
     } else if request_failed && media == GRAPHQL_RESPONSE_JSON {
@@ -622,7 +720,7 @@ fn shape(response: async_graphql::Response, media: &'static str, request_id: &st
     } else {
         StatusCode::OK
     };
-    let mut out = answer(status, media, &body);
+    let mut out = answer(status, media, body, codes);
     if unauthenticated {
         let (name, value) = www_authenticate("Bearer realm=\"maestro\"");
         out.headers_mut().insert(name, value);

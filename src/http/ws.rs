@@ -37,7 +37,7 @@ use crate::graphql::limits::MAX_NESTING;
 use crate::graphql::{admission, nesting};
 use crate::http::client_addr;
 use crate::http::graphql::{
-    GraphqlState, error_codes, refused_before_running, response_json, with_caller,
+    GraphqlState, refused_before_running, response_error_codes, settle_errors, with_caller,
 };
 use crate::metrics::Metrics;
 
@@ -385,29 +385,27 @@ async fn serve(gql: GraphqlState, addr: ClientAddr, mut socket: WebSocket) {
     }
 }
 
-/// Counts the errors of an answer sent over the socket.
-fn count_errors(metrics: &Metrics, body: &Value) {
-    for code in error_codes(body).0 {
+/// Completes and counts the errors of an answer sent over the socket.
+fn settle_and_count(metrics: &Metrics, response: &mut async_graphql::Response, request_id: &str) {
+    settle_errors(response, request_id);
+    for code in response_error_codes(response).0 {
         metrics.error(&code);
     }
 }
 
-/// Sends one result as `next`. Results without errors (nearly all of them) are written
-/// straight from the execution result into the message, without a JSON tree between.
+/// Sends one result as `next`, written straight from the execution result into the
+/// message, without a JSON tree between.
 async fn send_next(
     outbox: &mpsc::Sender<Outgoing>,
     id: &str,
-    response: &async_graphql::Response,
+    mut response: async_graphql::Response,
     request_id: &str,
     metrics: &Metrics,
 ) -> bool {
-    let payload = if response.errors.is_empty() {
-        serde_json::to_string(response).unwrap_or_else(|_| "{}".into())
-    } else {
-        let body = response_json(response, request_id);
-        count_errors(metrics, &body);
-        body.to_string()
-    };
+    if !response.errors.is_empty() {
+        settle_and_count(metrics, &mut response, request_id);
+    }
+    let payload = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
     let id = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".into());
     let message = format!("{{\"type\":\"next\",\"id\":{id},\"payload\":{payload}}}");
     outbox
@@ -445,21 +443,30 @@ async fn run_subscription(
         let _ = outbox.send(Outgoing::Finished(id)).await;
         return;
     }
-    let request = with_caller(request, &gql.app, addr, Some(principal));
-    let mut stream = gql.schema.execute_stream(request);
-    let mut first = true;
-    while let Some(response) = stream.next().await {
-        let refused = first && refused_before_running(&response);
-        first = false;
-        if refused {
-            let body = response_json(&response, &request_id);
-            count_errors(&gql.app.metrics, &body);
-            let errors = body.get("errors").cloned().unwrap_or(json!([]));
+    let request = match with_caller(request, &gql.app, addr, Some(principal)) {
+        Ok(request) => request,
+        Err(refused) => {
+            let mut response = async_graphql::Response::from_errors(vec![refused]);
+            settle_and_count(&gql.app.metrics, &mut response, &request_id);
+            let errors = serde_json::to_value(&response.errors).unwrap_or(json!([]));
             send(json!({ "type": "error", "id": id, "payload": errors })).await;
             let _ = outbox.send(Outgoing::Finished(id)).await;
             return;
         }
-        if !send_next(&outbox, &id, &response, &request_id, &gql.app.metrics).await {
+    };
+    let mut stream = gql.schema.execute_stream(request);
+    let mut first = true;
+    while let Some(mut response) = stream.next().await {
+        let refused = first && refused_before_running(&response);
+        first = false;
+        if refused {
+            settle_and_count(&gql.app.metrics, &mut response, &request_id);
+            let errors = serde_json::to_value(&response.errors).unwrap_or(json!([]));
+            send(json!({ "type": "error", "id": id, "payload": errors })).await;
+            let _ = outbox.send(Outgoing::Finished(id)).await;
+            return;
+        }
+        if !send_next(&outbox, &id, response, &request_id, &gql.app.metrics).await {
             return;
         }
     }
