@@ -199,3 +199,67 @@ async fn nested_experiment_runs_use_the_same_filters() {
         .collect();
     assert_eq!(got, ["r8", "r7"]);
 }
+
+#[tokio::test]
+async fn an_experiments_runs_in_the_default_order_page_with_the_searchs_cursors() {
+    // `Experiment.runs` without filter or order reads a plain statement, not the search
+    // builder: its pages and cursors must agree with `Query.runs` in the same order.
+    let app = TestApp::spawn().await;
+    let (t, e) = setup(&app).await;
+    const NESTED: &str = "query($id: ID!, $first: Int, $after: String) {
+        experiment(id: $id) { runs(first: $first, after: $after) {
+            edges { cursor node { name } } pageInfo { hasNextPage endCursor } } } }";
+    let whole = search(&app, &t, &e, Value::Null, Value::Null).await;
+    assert_eq!(names(&whole).len(), 10);
+    let mut paged = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let data = app
+            .gql(
+                Some(&t),
+                NESTED,
+                json!({ "id": e, "first": 4, "after": after }),
+            )
+            .await;
+        let runs = &data["experiment"]["runs"];
+        paged.extend(names(&json!({ "runs": runs })));
+        if !runs["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = runs["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(paged, names(&whole));
+    // A cursor of the search resumes the nested list at the same place, and back.
+    let with_cursors = app
+        .gql(
+            Some(&t),
+            "query($e: [ID!]!) { runs(experimentIds: $e, first: 100) { edges { cursor } } }",
+            json!({ "e": [e] }),
+        )
+        .await;
+    let third = with_cursors["runs"]["edges"][2]["cursor"].clone();
+    assert!(third.is_string());
+    let rest = app
+        .gql(
+            Some(&t),
+            NESTED,
+            json!({ "id": e, "first": 100, "after": third }),
+        )
+        .await;
+    assert_eq!(
+        names(&json!({ "runs": rest["experiment"]["runs"] })),
+        names(&whole)[3..].to_vec()
+    );
+    let nested_third = app
+        .gql(Some(&t), NESTED, json!({ "id": e, "first": 3 }))
+        .await["experiment"]["runs"]["pageInfo"]["endCursor"]
+        .clone();
+    let data = app
+        .gql(
+            Some(&t),
+            SEARCH,
+            json!({ "e": [e], "first": 100, "after": nested_third }),
+        )
+        .await;
+    assert_eq!(names(&data), names(&whole)[3..].to_vec());
+}

@@ -188,6 +188,37 @@ pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<RunRow>> {
     Ok(rows)
 }
 
+/// One page of runs for each experiment in the default order (oldest first: creation
+/// time, then id), in one statement; `after` is the last (creation time, id) seen.
+#[tracing::instrument(skip(db))]
+pub async fn pages_by_experiment(
+    db: &PgPool,
+    experiment_ids: &[Uuid],
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> AppResult<Vec<RunRow>> {
+    let rows = sqlx::query_as!(
+        RunRow,
+        r#"SELECT r.id AS "id!", r.experiment_id AS "experiment_id!", r.project_id AS "project_id!",
+                  r.name AS "name!", r.status AS "status!: RunStatus", r.started_at AS "started_at!",
+                  r.ended_at, r.created_by, r.created_at AS "created_at!"
+           FROM unnest($1::uuid[]) AS parent(id)
+           CROSS JOIN LATERAL (
+               SELECT * FROM runs
+               WHERE experiment_id = parent.id
+                 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
+               ORDER BY created_at, id LIMIT $4
+           ) r"#,
+        experiment_ids,
+        after.map(|a| a.0),
+        after.map(|a| a.1),
+        limit,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
 /// Logs params, all or nothing: a key already set to another value is a conflict and
 /// nothing is written. One statement.
 #[tracing::instrument(skip(db, params))]

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use async_graphql::connection::{Edge, EmptyFields, PageInfo};
+use async_graphql::connection::PageInfo;
 use async_graphql::{Context, Object, OutputType, TypeName};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,10 +24,73 @@ pub enum TotalCount {
     RunsOf(RunCountKey),
 }
 
+/// What an item's cursor is made of. Kept as it is and encoded only when a client selects
+/// the cursor: most pages are read without.
+pub enum CursorKey {
+    /// An id (projects, experiments, models, users).
+    Id(Uuid),
+    /// A number (model versions).
+    Number(i64),
+    /// A metric point: its step and id.
+    Point(i64, i64),
+    /// A run in a search: its sort value and id.
+    Search(crate::db::search::Cursor),
+    /// A run in the default order: its creation time and id (the same cursor a search in
+    /// that order gives).
+    Created(chrono::DateTime<chrono::Utc>, Uuid),
+}
+
+impl CursorKey {
+    fn encode(&self) -> String {
+        let text = match self {
+            CursorKey::Id(id) => id.to_string(),
+            CursorKey::Number(n) => n.to_string(),
+            CursorKey::Point(step, id) => format!("{step}:{id}"),
+            CursorKey::Search(cursor) => serde_json::to_string(cursor).unwrap_or_default(),
+            CursorKey::Created(at, id) => {
+                let cursor = crate::db::search::Cursor {
+                    value: serde_json::Value::String(
+                        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+                    ),
+                    id: *id,
+                };
+                serde_json::to_string(&cursor).unwrap_or_default()
+            }
+        };
+        encode_cursor(&text)
+    }
+}
+
+/// One item of a page and where it is, named after its item: `RunEdge` holds a `Run`.
+pub struct Edge<T: OutputType> {
+    key: CursorKey,
+    node: T,
+}
+
+impl<T: OutputType> TypeName for Edge<T> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Edge", T::type_name()).into()
+    }
+}
+
+/// An item of a page and its cursor.
+#[Object(name_type)]
+impl<T: OutputType> Edge<T> {
+    /// The item.
+    async fn node(&self) -> &T {
+        &self.node
+    }
+
+    /// Where the item is in the list: pass it as `after` for the items that follow it.
+    async fn cursor(&self) -> String {
+        self.key.encode()
+    }
+}
+
 /// One page of a list (a Relay connection), named after its items: `RunConnection` holds
 /// `Run`s.
 pub struct Page<T: OutputType> {
-    edges: Vec<Edge<String, T, EmptyFields>>,
+    edges: Vec<Edge<T>>,
     has_previous: bool,
     has_next: bool,
     total: TotalCount,
@@ -48,13 +111,13 @@ impl<T: OutputType> Page<T> {
         PageInfo {
             has_previous_page: self.has_previous,
             has_next_page: self.has_next,
-            start_cursor: self.edges.first().map(|e| e.cursor.clone()),
-            end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+            start_cursor: self.edges.first().map(|e| e.key.encode()),
+            end_cursor: self.edges.last().map(|e| e.key.encode()),
         }
     }
 
     /// The items of this page, each with its cursor.
-    async fn edges(&self) -> &[Edge<String, T, EmptyFields>] {
+    async fn edges(&self) -> &[Edge<T>] {
         &self.edges
     }
 
@@ -137,7 +200,7 @@ pub fn build_page<R, T>(
     limit: usize,
     has_previous: bool,
     total: TotalCount,
-    key: impl Fn(&R) -> String,
+    key: impl Fn(&R) -> CursorKey,
     node: impl Fn(R) -> AppResult<T>,
 ) -> AppResult<Page<T>>
 where
@@ -147,7 +210,12 @@ where
     rows.truncate(limit);
     let edges = rows
         .into_iter()
-        .map(|r| Ok(Edge::new(encode_cursor(&key(&r)), node(r)?)))
+        .map(|r| {
+            Ok(Edge {
+                key: key(&r),
+                node: node(r)?,
+            })
+        })
         .collect::<AppResult<_>>()?;
     Ok(Page {
         edges,

@@ -385,6 +385,11 @@ pub struct ModelPageKey(pub ChildPageKey<Uuid>);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VersionPageKey(pub ChildPageKey<i32>);
 
+/// A page of an experiment's runs in the default order, unfiltered (cursor: the last
+/// creation time and id seen): the common nested read, without the search builder.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RunDefaultPageKey(pub ChildPageKey<(chrono::DateTime<chrono::Utc>, Uuid)>);
+
 /// One statement per group of keys with the same page arguments.
 macro_rules! page_loader {
     ($key:ident, $cursor:ty, $row:ty, $fetch:path, $parent:ident) => {
@@ -428,6 +433,13 @@ page_loader!(
     ModelRow,
     db::models::pages_by_project,
     project_id
+);
+page_loader!(
+    RunDefaultPageKey,
+    (chrono::DateTime<chrono::Utc>, Uuid),
+    RunRow,
+    db::runs::pages_by_experiment,
+    experiment_id
 );
 page_loader!(
     VersionPageKey,

@@ -6,7 +6,7 @@ use crate::db;
 use crate::error::AppResult;
 use crate::graphql::account::types::{ApiToken, User, UserFilter};
 use crate::graphql::connection::{
-    Page, TotalCount, build_page, decode_id_cursor, page_size, wants_total,
+    CursorKey, Page, TotalCount, build_page, decode_id_cursor, page_size, wants_total,
 };
 use crate::graphql::context::{principal, state};
 use crate::graphql::ids;
@@ -72,7 +72,7 @@ impl AccountQuery {
             limit,
             after_id.is_some(),
             TotalCount::Known(total),
-            |u| u.id.to_string(),
+            |u| CursorKey::Id(u.id),
             |row| User::for_admin(row, p),
         )
     }

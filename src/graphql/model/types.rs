@@ -11,7 +11,9 @@ use crate::graphql::access::{Readable, loader, readable};
 use crate::graphql::account::types::User;
 use crate::graphql::artifact::types::Artifact;
 use crate::graphql::common::{Tag, TagInput, tag_list, user};
-use crate::graphql::connection::{Page, TotalCount, build_page, decode_cursor, page_size};
+use crate::graphql::connection::{
+    CursorKey, Page, TotalCount, build_page, decode_cursor, page_size,
+};
 use crate::graphql::context::state;
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::VersionArtifactsKey;
@@ -94,7 +96,7 @@ impl Model {
             limit,
             before.is_some(),
             TotalCount::VersionsOf(self.row.id),
-            |v| v.version.to_string(),
+            |v| CursorKey::Number(i64::from(v.version)),
             |row| ModelVersion::new(row, self.seen),
         )
     }

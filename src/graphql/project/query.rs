@@ -6,7 +6,7 @@ use crate::db;
 use crate::error::AppResult;
 use crate::graphql::access::{loader, not_listed, readable, readable_many};
 use crate::graphql::connection::{
-    Page, TotalCount, build_page, decode_id_cursor, page_size, wants_total,
+    CursorKey, Page, TotalCount, build_page, decode_id_cursor, page_size, wants_total,
 };
 use crate::graphql::context::{principal, state};
 use crate::graphql::ids;
@@ -57,7 +57,7 @@ impl ProjectQuery {
             limit,
             after.is_some(),
             TotalCount::Known(total),
-            |p| p.id.to_string(),
+            |p| CursorKey::Id(p.id),
             |row| {
                 let proof = seen.get(&row.id).copied();
                 Project::new(row, proof.ok_or_else(not_listed)?)

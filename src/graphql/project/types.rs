@@ -9,7 +9,9 @@ use crate::graphql::access::project_object;
 use crate::graphql::access::{access, loader};
 use crate::graphql::account::types::User;
 use crate::graphql::common::user;
-use crate::graphql::connection::{Page, TotalCount, build_page, decode_id_cursor, page_size};
+use crate::graphql::connection::{
+    CursorKey, Page, TotalCount, build_page, decode_id_cursor, page_size,
+};
 use crate::graphql::experiment::types::Experiment;
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::{ChildPageKey, ExperimentPageKey, MembersKey, ModelPageKey};
@@ -83,7 +85,7 @@ impl Project {
             limit,
             after.is_some(),
             TotalCount::ExperimentsOf(self.row.id),
-            |e| e.id.to_string(),
+            |e| CursorKey::Id(e.id),
             |row| Experiment::new(row, self.seen),
         )
     }
@@ -111,7 +113,7 @@ impl Project {
             limit,
             after.is_some(),
             TotalCount::ModelsOf(self.row.id),
-            |m| m.id.to_string(),
+            |m| CursorKey::Id(m.id),
             |row| Model::new(row, self.seen),
         )
     }

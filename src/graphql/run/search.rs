@@ -9,7 +9,7 @@ use crate::db::search::{
 };
 use crate::error::{AppError, AppResult};
 use crate::graphql::access::{Readable, not_listed};
-use crate::graphql::connection::{Page, TotalCount, build_page, decode_cursor};
+use crate::graphql::connection::{CursorKey, Page, TotalCount, build_page, decode_cursor};
 use crate::graphql::run::types::Run;
 use crate::validate;
 
@@ -296,7 +296,7 @@ pub fn search_page(
         limit,
         has_previous,
         total,
-        |r| serde_json::to_string(&r.cursor()).unwrap_or_default(),
+        |r| CursorKey::Search(r.cursor()),
         |r| {
             let proof = seen
                 .iter()

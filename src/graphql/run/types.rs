@@ -12,7 +12,7 @@ use crate::graphql::account::types::User;
 use crate::graphql::artifact::types::Artifact;
 use crate::graphql::common::{Tag, user};
 use crate::graphql::connection::{
-    Page, TotalCount, build_page, decode_cursor, page_size, wants_total,
+    CursorKey, Page, TotalCount, build_page, decode_cursor, page_size, wants_total,
 };
 use crate::graphql::context::state;
 use crate::graphql::experiment::types::Experiment;
@@ -183,7 +183,7 @@ impl Run {
             limit,
             after.is_some(),
             TotalCount::Known(total),
-            |p| format!("{}:{}", p.step, p.id),
+            |p| CursorKey::Point(p.step, p.id),
             |p| Ok(MetricPoint::from(p)),
         )
     }
