@@ -1,8 +1,8 @@
-//! Short-lived shared state: the access-token denylist and rate-limit counters.
+//! Short-lived shared state: the rate-limit counters (sign-in failures, registrations).
 //!
 //! Redis when `REDIS_URL` is set (what more than one instance needs), always backed by an
-//! in-process map with the same semantics. Nothing here is a record: revocation lives in
-//! PostgreSQL (the denylist is its fast path) and counters are allowed to forget. So a
+//! in-process map with the same semantics. Nothing here is a record: counters are allowed
+//! to forget (revocation lives in PostgreSQL alone, read with every request's user). So a
 //! Redis that is down, slow or flushed degrades the service instead of stopping it: every
 //! Redis call has a budget of `CALL_BUDGET`, and after a failure a circuit breaker sends
 //! calls straight to the in-process map for `COOL_DOWN` before one call probes Redis again.
@@ -141,50 +141,6 @@ impl Cache {
         }
     }
 
-    /// Sets a flag that disappears after `ttl`, in Redis and in this process.
-    pub async fn set_flag(&self, key: &str, ttl: Duration) {
-        let secs = ttl.as_secs().max(1);
-        {
-            let mut map = self.memory.lock().expect("cache lock");
-            prune(&mut map);
-            map.insert(
-                key.to_string(),
-                Entry {
-                    count: 1,
-                    expires: Instant::now() + Duration::from_secs(secs),
-                },
-            );
-        }
-        if let Some(redis) = &self.redis {
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(redis.key(key)).arg(1).arg("EX").arg(secs);
-            redis.call::<()>(cmd).await;
-        }
-    }
-
-    /// Whether any of the flags is set. Without Redis this only knows the flags set by this
-    /// process: callers must treat `false` as "not known to be set", never as a record.
-    pub async fn any_flag(&self, keys: &[String]) -> bool {
-        {
-            let map = self.memory.lock().expect("cache lock");
-            let now = Instant::now();
-            if keys
-                .iter()
-                .any(|k| map.get(k).is_some_and(|e| e.expires > now))
-            {
-                return true;
-            }
-        }
-        let Some(redis) = &self.redis else {
-            return false;
-        };
-        let mut cmd = redis::cmd("EXISTS");
-        for key in keys {
-            cmd.arg(redis.key(key));
-        }
-        redis.call::<u64>(cmd).await.is_some_and(|n| n > 0)
-    }
-
     /// Adds one to a fixed-window counter that starts with its first hit.
     pub async fn hit(&self, key: &str, window: Duration) -> WindowCount {
         let secs = window.as_secs().max(1);
@@ -262,12 +218,6 @@ pub fn lazy_connection(client: redis::Client) -> redis::RedisResult<ConnectionMa
 impl Redis {
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
-    }
-
-    async fn call<T: redis::FromRedisValue + Send>(&self, cmd: redis::Cmd) -> Option<T> {
-        let mut conn = self.conn.clone();
-        self.guarded(async move { cmd.query_async::<T>(&mut conn).await })
-            .await
     }
 
     async fn pipe<T: redis::FromRedisValue + Send>(&self, pipe: redis::Pipeline) -> Option<T> {
@@ -393,14 +343,6 @@ mod tests {
         assert_eq!(cache.peek("other").await.count, 0);
     }
 
-    #[tokio::test]
-    async fn memory_flags_are_seen_until_they_expire() {
-        let cache = Cache::in_process();
-        assert!(!cache.any_flag(&["a".into()]).await);
-        cache.set_flag("a", Duration::from_secs(60)).await;
-        assert!(cache.any_flag(&["b".into(), "a".into()]).await);
-    }
-
     #[test]
     fn the_breaker_opens_on_failure_and_lets_one_probe_through_after_the_cool_down() {
         let breaker = Breaker::default();
@@ -429,8 +371,6 @@ mod tests {
         );
         assert!(!redis.breaker.allows(), "later calls bypass Redis");
         assert_eq!(cache.hit("k", Duration::from_secs(60)).await.count, 2);
-        cache.set_flag("f", Duration::from_secs(60)).await;
-        assert!(cache.any_flag(&["f".into()]).await);
         assert_eq!(cache.peek("k").await.count, 2);
         assert_eq!(cache.health().await, CacheHealth::Degraded);
     }

@@ -21,7 +21,7 @@ pub struct Claims {
     pub exp: i64,
     pub iat: i64,
     pub nbf: i64,
-    /// Unique id of this token, for the denylist.
+    /// Unique id of this token, for logs and tracing.
     pub jti: Uuid,
     /// The session (refresh-token family) the token was minted for.
     pub sid: Uuid,

@@ -7,11 +7,6 @@ pub mod password;
 pub mod principal;
 pub mod secrets;
 
-use std::time::Duration;
-
-use uuid::Uuid;
-
-use crate::cache::Cache;
 use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -29,28 +24,6 @@ pub enum AuthFailure {
 impl From<AppError> for AuthFailure {
     fn from(err: AppError) -> Self {
         AuthFailure::Unavailable(err)
-    }
-}
-
-fn jti_key(jti: Uuid) -> String {
-    format!("deny:jti:{jti}")
-}
-
-fn session_key(session_id: Uuid) -> String {
-    format!("deny:sid:{session_id}")
-}
-
-/// The fast path of revocation: access tokens of the given id and sessions are refused
-/// without a database read. The record is the session's `revoked_at` in PostgreSQL, which
-/// `authenticate` checks too, so losing these entries (a Redis flush) undoes nothing.
-/// Entries live as long as the longest-lived access token could.
-pub async fn deny_access(cache: &Cache, jti: Option<Uuid>, sessions: &[Uuid]) {
-    let ttl = Duration::from_secs(jwt::ACCESS_TTL_SECS as u64 + 60);
-    if let Some(jti) = jti {
-        cache.set_flag(&jti_key(jti), ttl).await;
-    }
-    for sid in sessions {
-        cache.set_flag(&session_key(*sid), ttl).await;
     }
 }
 
@@ -75,13 +48,8 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Au
         .jwt
         .verify(token)
         .map_err(|e| AuthFailure::InvalidToken(e.to_string()))?;
-    if state
-        .cache
-        .any_flag(&[jti_key(claims.jti), session_key(claims.sid)])
-        .await
-    {
-        return Err(AuthFailure::InvalidToken("access token revoked".into()));
-    }
+    // Revocation lives in PostgreSQL alone: the session row is read with the user, in the
+    // one statement every request costs (no cache round trip before it).
     let user = db::users::find_by_live_session(&state.db, claims.sub, claims.sid)
         .await?
         .ok_or_else(|| {

@@ -77,7 +77,7 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> AppResult<Option<UserRow
 
 /// The user behind a live session: `None` when the session was revoked (logout, password
 /// change, refresh-token reuse), does not belong to the user, or the account is disabled.
-/// PostgreSQL is the record of revocation; the cache's denylist is only its fast path.
+/// PostgreSQL is the record of revocation, and the only place it is kept.
 #[tracing::instrument(skip(db))]
 pub async fn find_by_live_session(
     db: impl PgExecutor<'_>,

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use crate::auth::{self, jwt, login_limits, password, secrets};
+use crate::auth::{jwt, login_limits, password, secrets};
 use crate::db::users::{NewUser, UserRow};
 use crate::db::{self, sessions::Rotation};
 use crate::error::{AppError, AppResult};
@@ -138,7 +138,6 @@ impl AccountMutation {
             }
             Rotation::Reused { session_id } => {
                 tracing::warn!(%session_id, "refresh token reuse: session revoked");
-                auth::deny_access(&state.cache, None, &[session_id]).await;
                 Err(AppError::Unauthenticated(
                     "this refresh token was already used, so its session has been ended for safety: sign in again".into(),
                 ))
@@ -160,9 +159,9 @@ impl AccountMutation {
     ) -> AppResult<bool> {
         let state = state(ctx);
         let p = principal(ctx)?;
-        let (current, jti) = p.session()?;
-        let ended = if all_sessions.unwrap_or(false) {
-            db::sessions::revoke_all(&state.db, p.user_id, None).await?
+        let (current, _) = p.session()?;
+        if all_sessions.unwrap_or(false) {
+            db::sessions::revoke_all(&state.db, p.user_id, None).await?;
         } else {
             let target = match refresh_token {
                 Some(token) => {
@@ -175,10 +174,7 @@ impl AccountMutation {
                 None => current,
             };
             db::sessions::revoke(&state.db, p.user_id, target).await?;
-            vec![target]
-        };
-        let jti = ended.contains(&current).then_some(jti);
-        auth::deny_access(&state.cache, jti, &ended).await;
+        }
         Ok(true)
     }
 
@@ -209,8 +205,7 @@ impl AccountMutation {
         }
         let hash = password::hash(new_pw).await?;
         db::users::set_password_hash(&state.db, p.user_id, &hash).await?;
-        let ended = db::sessions::revoke_all(&state.db, p.user_id, Some(current)).await?;
-        auth::deny_access(&state.cache, None, &ended).await;
+        db::sessions::revoke_all(&state.db, p.user_id, Some(current)).await?;
         Ok(true)
     }
 
@@ -305,8 +300,7 @@ impl AccountMutation {
                 .await?
                 .ok_or_else(|| AppError::not_found("user"))?;
             if disabled {
-                let ended = db::sessions::revoke_all(&state.db, id, None).await?;
-                auth::deny_access(&state.cache, None, &ended).await;
+                db::sessions::revoke_all(&state.db, id, None).await?;
             }
         }
         User::for_admin(user, p)
