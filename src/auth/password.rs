@@ -75,4 +75,5 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> AppResult
 /// Computes the dummy hash ahead of the first login so it does not skew that one's timing.
 pub fn warm_up() {
     LazyLock::force(&DUMMY_HASH);
+    hasher::release_freed_memory();
 }
