@@ -144,7 +144,11 @@ impl Application {
             format!("http://{host}:{port}")
         };
         let state = connect(config, &base_url).await?;
-        tokio::task::spawn_blocking(password::warm_up);
+        // Before serving, so the first sign-in is not the slow one and the memory the hash
+        // used is already given back when the server says it is ready.
+        tokio::task::spawn_blocking(password::warm_up)
+            .await
+            .context("the password hasher could not start")?;
         Ok(Self {
             listener,
             port,
