@@ -43,16 +43,7 @@ async fn alert_rules_and_dashboard_use_only_served_metrics() {
     app.gql_raw(None, "query Probe { __typename }", json!({}))
         .await;
     app.gql_raw(None, "{ me { id } }", json!({})).await;
-    let served = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let served = names_in(&served);
+    let served = names_in(&app.metrics_text().await);
     let root = env!("CARGO_MANIFEST_DIR");
     for file in [
         "deploy/prometheus/alerts.yml",

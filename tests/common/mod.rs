@@ -159,6 +159,18 @@ impl TestApp {
         Session::from_payload(&data["register"])
     }
 
+    /// The server's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> (u16, Value) {
         self.gql_raw(
             None,
