@@ -57,3 +57,29 @@ async fn a_nested_read_costs_one_statement_per_level() {
     // the caller's roles in the listed projects: four, whatever the counts.
     assert_eq!(body["extensions"]["sqlStatements"], 4, "{body}");
 }
+
+#[tokio::test]
+async fn a_search_over_many_experiments_checks_them_in_one_batch() {
+    let app = TestApp::spawn().await;
+    app.register(&unique_email("admin")).await;
+    let s = app.register(&unique_email("searcher")).await;
+    let mut experiments = Vec::new();
+    for p in 0..4 {
+        let project = app.create_project(&s.access, &format!("p{p}")).await;
+        let experiment = app.create_experiment(&s.access, &project, "e").await;
+        app.create_run(&s.access, &experiment, "r").await;
+        experiments.push(experiment);
+    }
+    let (status, body) = app
+        .gql_raw(
+            Some(&s.access),
+            "query($e: [ID!]!) { runs(experimentIds: $e, first: 10) { edges { node { name } } } }",
+            json!({ "e": experiments }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["runs"]["edges"].as_array().unwrap().len(), 4);
+    // The experiments, the caller's roles in their projects, the search: three, however
+    // many experiments are named.
+    assert_eq!(body["extensions"]["sqlStatements"], 3, "{body}");
+}

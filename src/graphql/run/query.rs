@@ -1,6 +1,7 @@
 //! Reads of runs: one by id, and the search.
 
 use async_graphql::{Context, ID, Object};
+use futures_util::future::try_join_all;
 use uuid::Uuid;
 
 use crate::db;
@@ -53,16 +54,20 @@ impl RunQuery {
                 format!("give 1 to {MAX_SEARCH_EXPERIMENTS} experiment ids"),
             ));
         }
-        let mut experiments = Vec::with_capacity(experiment_ids.len());
-        let mut seen = Vec::new();
-        for id in &experiment_ids {
-            let id = ids::parse("experimentIds", id)?;
-            let experiment = visible_experiment(ctx, id)
-                .await?
-                .ok_or_else(|| AppError::not_found("experiment"))?;
-            experiments.push(id);
-            seen.push(experiment.seen());
-        }
+        let experiments = experiment_ids
+            .iter()
+            .map(|id| ids::parse("experimentIds", id))
+            .collect::<AppResult<Vec<_>>>()?;
+        // Asked together, the experiments and the caller's roles load in one batch each.
+        let visible =
+            try_join_all(experiments.iter().map(|id| visible_experiment(ctx, *id))).await?;
+        let seen = visible
+            .into_iter()
+            .map(|e| {
+                e.map(|e| e.seen())
+                    .ok_or_else(|| AppError::not_found("experiment"))
+            })
+            .collect::<AppResult<Vec<_>>>()?;
         let limit = page_size(first)?;
         let query = run_query(filter, order_by, after.as_deref(), limit)?;
         let db = &state(ctx).db;
