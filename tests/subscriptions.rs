@@ -348,6 +348,15 @@ async fn protocol_limits_answer_with_their_close_codes() {
         refused["payload"][0]["extensions"]["code"],
         "BAD_USER_INPUT"
     );
+    // And by the same gate: a string PostgreSQL cannot store never reaches the engine.
+    ws.subscribe("nul", RUN_METRICS, json!({ "r": "a\u{0}b" }))
+        .await;
+    let refused = ws.next_for("nul").await;
+    assert_eq!(refused["type"], "error");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
 }
 
 #[tokio::test]

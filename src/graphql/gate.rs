@@ -9,7 +9,9 @@
 
 use std::collections::HashSet;
 
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+};
 use async_graphql::{Pos, Positioned, Request, ServerError, ServerResult, Variables};
 
 use crate::auth::principal::Principal;
@@ -54,9 +56,10 @@ impl Gate {
         check_aliases(doc)?;
         for (_, op) in doc.operations.iter() {
             let ty = op.node.ty;
-            for (name, pos) in root_fields(doc, &op.node.selection_set) {
+            for field in root_fields(doc, &op.node.selection_set) {
+                let (name, pos) = (field.node.name.node.as_str(), field.pos);
                 match principal {
-                    None if !self.is_public(ty, &name) => {
+                    None if !self.is_public(ty, name) => {
                         return Err(refuse(
                             AppError::Unauthenticated(format!(
                                 "`{name}` needs authentication: send `Authorization: Bearer <access token or API token>` (get one with `login`)"
@@ -91,8 +94,13 @@ impl Gate {
     }
 }
 
-/// The names of the fields selected at the root of an operation, through fragments.
-fn root_fields(doc: &ExecutableDocument, set: &Positioned<SelectionSet>) -> Vec<(String, Pos)> {
+/// The fields selected at the root of an operation, through fragments (each fragment
+/// entered once), in the document's order. The gate checks them; the HTTP edge orders the
+/// answer's root by them.
+pub fn root_fields<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a Positioned<SelectionSet>,
+) -> Vec<&'a Positioned<Field>> {
     let mut out = Vec::new();
     let mut seen_fragments = HashSet::new();
     collect_root(doc, set, &mut seen_fragments, &mut out);
@@ -103,11 +111,11 @@ fn collect_root<'a>(
     doc: &'a ExecutableDocument,
     set: &'a Positioned<SelectionSet>,
     seen_fragments: &mut HashSet<&'a str>,
-    out: &mut Vec<(String, Pos)>,
+    out: &mut Vec<&'a Positioned<Field>>,
 ) {
     for item in &set.node.items {
         match &item.node {
-            Selection::Field(f) => out.push((f.node.name.node.to_string(), f.pos)),
+            Selection::Field(f) => out.push(f),
             Selection::InlineFragment(frag) => {
                 collect_root(doc, &frag.node.selection_set, seen_fragments, out)
             }

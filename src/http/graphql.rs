@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::OperationType;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -21,7 +21,7 @@ use crate::auth::{self, AuthFailure};
 use crate::error::{self, AppError, code};
 use crate::graphql::AppSchema;
 use crate::graphql::context::ClientAddr;
-use crate::graphql::gate::Gate;
+use crate::graphql::gate::{Gate, root_fields};
 use crate::graphql::limits::{MAX_BODY_BYTES, MAX_NESTING};
 use crate::graphql::loaders;
 use crate::graphql::{admission, nesting};
@@ -60,22 +60,6 @@ fn response_media_type(headers: &HeaderMap) -> &'static str {
 #[derive(Clone, Debug, Default)]
 pub struct ErrorCodes(pub Vec<String>);
 
-/// The codes of the errors in a GraphQL response body.
-pub fn error_codes(body: &Value) -> ErrorCodes {
-    let codes = body
-        .get("errors")
-        .and_then(Value::as_array)
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e.pointer("/extensions/code").and_then(Value::as_str))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    ErrorCodes(codes)
-}
-
 /// A GraphQL answer with its status and media type, carrying its error codes.
 fn answer(status: StatusCode, media: &'static str, body: String, codes: ErrorCodes) -> Response {
     let mut response = (status, [(header::CONTENT_TYPE, media)], body).into_response();
@@ -91,14 +75,24 @@ fn request_error(
     message: &str,
 ) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": error_code } }] });
-    answer(status, media, body.to_string(), error_codes(&body))
+    answer(
+        status,
+        media,
+        body.to_string(),
+        ErrorCodes(vec![error_code.to_string()]),
+    )
 }
 
 /// An answer made of one error refused before the engine ran (naming the input at fault,
 /// or when to retry).
 fn input_error(status: StatusCode, media: &'static str, err: &AppError) -> Response {
     let body = json!({ "errors": [err.to_json()] });
-    answer(status, media, body.to_string(), error_codes(&body))
+    answer(
+        status,
+        media,
+        body.to_string(),
+        ErrorCodes(vec![err.code().to_string()]),
+    )
 }
 
 fn www_authenticate(value: &str) -> (header::HeaderName, HeaderValue) {
@@ -339,13 +333,13 @@ fn operation_of(request: &mut async_graphql::Request) -> Operation {
                 OperationType::Mutation => "mutation",
                 OperationType::Subscription => "subscription",
             };
-            let mut root_keys = Vec::new();
-            collect_keys(
-                doc,
-                &op.node.selection_set.node,
-                &mut Vec::new(),
-                &mut root_keys,
-            );
+            let mut root_keys: Vec<String> = Vec::new();
+            for field in root_fields(doc, &op.node.selection_set) {
+                let key = field.node.response_key().node.as_str();
+                if !root_keys.iter().any(|k| k == key) {
+                    root_keys.push(key.to_string());
+                }
+            }
             Operation {
                 kind,
                 name: name.map(|n| n.to_string()),
@@ -353,37 +347,6 @@ fn operation_of(request: &mut async_graphql::Request) -> Operation {
             }
         }
         _ => refused(wanted),
-    }
-}
-
-/// The response keys (alias or name) of a selection set, through fragments, in order.
-fn collect_keys<'a>(
-    doc: &'a ExecutableDocument,
-    set: &'a SelectionSet,
-    entered: &mut Vec<&'a str>,
-    out: &mut Vec<String>,
-) {
-    for item in &set.items {
-        match &item.node {
-            Selection::Field(f) => {
-                let key = f.node.response_key().node.as_str();
-                if !out.iter().any(|k| k == key) {
-                    out.push(key.to_string());
-                }
-            }
-            Selection::InlineFragment(frag) => {
-                collect_keys(doc, &frag.node.selection_set.node, entered, out)
-            }
-            Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.as_str();
-                if !entered.contains(&name)
-                    && let Some(def) = doc.fragments.get(name)
-                {
-                    entered.push(name);
-                    collect_keys(doc, &def.node.selection_set.node, entered, out);
-                }
-            }
-        }
     }
 }
 
@@ -405,11 +368,6 @@ fn order_root_fields(data: &mut async_graphql::Value, keys: &[String]) {
     }
     ordered.extend(map.drain(..));
     *map = ordered;
-}
-
-/// Whether the request runs only queries (so running it twice changes nothing).
-fn is_read(request: &mut async_graphql::Request) -> bool {
-    request.parsed_query().is_ok() && !selects_mutation(request)
 }
 
 /// What a read needs to be run again.
@@ -503,7 +461,8 @@ async fn execute(
             root_keys,
         } = operation_of(&mut request);
         let started = Instant::now();
-        let replay = is_read(&mut request).then(|| Replay::of(&request));
+        // Only a query can run twice without changing anything.
+        let replay = (kind == "query").then(|| Replay::of(&request));
         let mut response = run(&gql, request, addr, principal.clone()).await;
         if let Some(replay) = replay
             && lost_database_connection(&response)

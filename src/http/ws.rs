@@ -23,7 +23,8 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::future::Either;
+use futures_util::{SinkExt, StreamExt, stream};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -443,18 +444,14 @@ async fn run_subscription(
         let _ = outbox.send(Outgoing::Finished(id)).await;
         return;
     }
-    let request = match with_caller(request, &gql.app, addr, Some(principal)) {
-        Ok(request) => request,
-        Err(refused) => {
-            let mut response = async_graphql::Response::from_errors(vec![refused]);
-            settle_and_count(&gql.app.metrics, &mut response, &request_id);
-            let errors = serde_json::to_value(&response.errors).unwrap_or(json!([]));
-            send(json!({ "type": "error", "id": id, "payload": errors })).await;
-            let _ = outbox.send(Outgoing::Finished(id)).await;
-            return;
-        }
+    // Refused by the gate, the operation is one refused answer, sent below like the
+    // engine's own refusals.
+    let mut stream = match with_caller(request, &gql.app, addr, Some(principal)) {
+        Ok(request) => Either::Left(gql.schema.execute_stream(request)),
+        Err(refused) => Either::Right(stream::once(std::future::ready(
+            async_graphql::Response::from_errors(vec![refused]),
+        ))),
     };
-    let mut stream = gql.schema.execute_stream(request);
     let mut first = true;
     while let Some(mut response) = stream.next().await {
         let refused = first && refused_before_running(&response);
