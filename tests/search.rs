@@ -58,6 +58,21 @@ fn names(data: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The run names of every page of the connection at `at` (a JSON pointer into the data),
+/// asking `query` with `vars` plus `after` until `hasNextPage` is false.
+async fn all_pages(app: &TestApp, t: &str, query: &str, mut vars: Value, at: &str) -> Vec<String> {
+    let mut paged = Vec::new();
+    loop {
+        let data = app.gql(Some(t), query, vars.clone()).await;
+        let runs = data.pointer(at).unwrap().clone();
+        paged.extend(names(&json!({ "runs": runs })));
+        if !runs["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            return paged;
+        }
+        vars["after"] = runs["pageInfo"]["endCursor"].clone();
+    }
+}
+
 async fn search(app: &TestApp, t: &str, e: &str, filter: Value, order: Value) -> Value {
     app.gql(
         Some(t),
@@ -129,22 +144,8 @@ async fn keyset_pages_cover_every_run_once_in_every_order() {
         json!({ "attribute": "STARTED_AT", "direction": "DESC" }),
     ] {
         let whole = search(&app, &t, &e, Value::Null, order.clone()).await;
-        let mut paged = Vec::new();
-        let mut after = Value::Null;
-        loop {
-            let data = app
-                .gql(
-                    Some(&t),
-                    SEARCH,
-                    json!({ "e": [e], "o": order, "first": 3, "after": after }),
-                )
-                .await;
-            paged.extend(names(&data));
-            if !data["runs"]["pageInfo"]["hasNextPage"].as_bool().unwrap() {
-                break;
-            }
-            after = data["runs"]["pageInfo"]["endCursor"].clone();
-        }
+        let vars = json!({ "e": [e], "o": order, "first": 3 });
+        let paged = all_pages(&app, &t, SEARCH, vars, "/runs").await;
         assert_eq!(paged, names(&whole), "{order}");
         assert_eq!(paged.len(), 10);
     }
@@ -211,23 +212,8 @@ async fn an_experiments_runs_in_the_default_order_page_with_the_searchs_cursors(
             edges { cursor node { name } } pageInfo { hasNextPage endCursor } } } }";
     let whole = search(&app, &t, &e, Value::Null, Value::Null).await;
     assert_eq!(names(&whole).len(), 10);
-    let mut paged = Vec::new();
-    let mut after = Value::Null;
-    loop {
-        let data = app
-            .gql(
-                Some(&t),
-                NESTED,
-                json!({ "id": e, "first": 4, "after": after }),
-            )
-            .await;
-        let runs = &data["experiment"]["runs"];
-        paged.extend(names(&json!({ "runs": runs })));
-        if !runs["pageInfo"]["hasNextPage"].as_bool().unwrap() {
-            break;
-        }
-        after = runs["pageInfo"]["endCursor"].clone();
-    }
+    let vars = json!({ "id": e, "first": 4 });
+    let paged = all_pages(&app, &t, NESTED, vars, "/experiment/runs").await;
     assert_eq!(paged, names(&whole));
     // A cursor of the search resumes the nested list at the same place, and back.
     let with_cursors = app
