@@ -15,7 +15,7 @@ log="$(mktemp)"
 DATABASE_URL="$db" MAESTRO_REDIS_PREFIX="bench:$port:" MAESTRO_LISTEN="127.0.0.1:$port" \
   RUST_LOG=warn "${CARGO_TARGET_DIR:-target}/release/maestro" serve >"$log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; psql "${db%/*}/postgres" -qc "DROP DATABASE IF EXISTS \"${db##*/}\"" || true' EXIT
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; psql "${db%/*}/postgres" -qc "DROP DATABASE IF EXISTS \"${db##*/}\" WITH (FORCE)" || true' EXIT
 for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
 for bench in ${1:-api login_storm subscriptions}; do
   MAESTRO_URL="http://127.0.0.1:$port" MAESTRO_PID="$pid" DATABASE_URL="$db" cargo bench --locked --bench "$bench"

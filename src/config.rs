@@ -34,6 +34,12 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
     pub db_acquire_timeout_secs: u64,
 
+    /// Seconds one SQL statement may run before PostgreSQL cancels it (the request then
+    /// answers SERVICE_UNAVAILABLE); 0 lets statements run unbounded. Migrations and
+    /// `maestro seed` are never bounded.
+    #[arg(long, env = "MAESTRO_DB_STATEMENT_TIMEOUT_SECS", default_value_t = 30)]
+    pub db_statement_timeout_secs: u64,
+
     /// Redis URL; unset means single-instance in-process fallbacks.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,

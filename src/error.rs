@@ -80,6 +80,7 @@ pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 2;
 /// network dropped): the HTTP edge runs a read that failed this way once more, on a fresh
 /// connection.
 pub const DATABASE_CONNECTION_LOST: &str = "the connection to the database was lost; retry shortly";
+pub const DATABASE_TIMED_OUT: &str = "the database took too long on this request and stopped it; ask for less (a smaller page, fewer points) or retry later";
 
 /// What a database error says about the database itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +89,8 @@ pub enum DatabaseFault {
     ConnectionLost,
     /// No connection could be had (down, starting, or every connection busy).
     Unavailable,
+    /// The statement ran past `MAESTRO_DB_STATEMENT_TIMEOUT_SECS` and was cancelled.
+    TimedOut,
 }
 
 /// Whether a database error means the database (or the way to it) is down, rather than
@@ -106,6 +109,8 @@ pub fn database_fault(err: &sqlx::Error) -> Option<DatabaseFault> {
                 Some(DatabaseFault::ConnectionLost)
             }
             Some("57P03" | "53300") => Some(DatabaseFault::Unavailable),
+            // 57014: query_canceled, which statement_timeout raises.
+            Some("57014") => Some(DatabaseFault::TimedOut),
             _ => None,
         },
         _ => None,
@@ -122,6 +127,7 @@ impl From<sqlx::Error> for AppError {
                     DatabaseFault::Unavailable => {
                         "the database is unavailable or busy; retry shortly".into()
                     }
+                    DatabaseFault::TimedOut => DATABASE_TIMED_OUT.into(),
                 })
             }
             None => anyhow::Error::from(err).into(),

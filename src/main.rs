@@ -109,6 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 &cli.config.database_url,
                 2,
                 std::time::Duration::from_secs(30),
+                None,
             )
             .await?;
             db::migrate(&pool).await?;
@@ -127,9 +128,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             runs,
             points,
         } => {
-            let state =
-                startup::connect(cli.config.clone(), &format!("http://{}", cli.config.listen))
-                    .await?;
+            // One statement makes the whole seed: never cut it short.
+            let config = maestro::config::Config {
+                db_statement_timeout_secs: 0,
+                ..cli.config.clone()
+            };
+            let state = startup::connect(config, &format!("http://{}", cli.config.listen)).await?;
             let email =
                 validate::email("owner-email", &owner_email).map_err(|e| anyhow::anyhow!("{e}"))?;
             let owner = match db::users::find_by_email(&state.db, &email)

@@ -48,6 +48,9 @@ pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState>
         &config.database_url,
         config.db_pool_size,
         Duration::from_secs(config.db_acquire_timeout_secs),
+        Some(config.db_statement_timeout_secs)
+            .filter(|&secs| secs > 0)
+            .map(Duration::from_secs),
     )
     .await
     .with_context(unreachable)?;

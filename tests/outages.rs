@@ -230,3 +230,52 @@ async fn a_read_whose_connection_dies_mid_statement_is_run_once_more() {
     let body = read.await.unwrap();
     assert_eq!(body["data"]["project"]["name"], "read twice", "{body}");
 }
+
+#[tokio::test]
+async fn a_statement_past_the_timeout_is_cancelled_and_answers_service_unavailable() {
+    let app = TestApp::spawn_with(|c| c.db_statement_timeout_secs = 1).await;
+    let (_, s) = app.user("slow-statement").await;
+    let project = app.create_project(&s.access, "locked").await;
+    let read = "query($id: ID!) { project(id: $id) { name } }";
+    let database = app.database_url.rsplit('/').next().unwrap().to_string();
+
+    // A table locked by another session makes the server's read wait: the stand-in for
+    // a statement that runs too long.
+    let side = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let mut lock = side.begin().await.unwrap();
+    sqlx::query("LOCK TABLE projects IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (_, body) = app
+        .gql_raw(Some(&s.access), read, json!({ "id": project }))
+        .await;
+    assert_eq!(
+        error_code(&body).as_deref(),
+        Some("SERVICE_UNAVAILABLE"),
+        "{body}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("took too long"), "{message}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "cancelled near its 1 s limit"
+    );
+    // PostgreSQL stopped the statement: nothing of the server's still waits on the lock.
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = $1 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+    )
+    .bind(&database)
+    .fetch_one(&side)
+    .await
+    .unwrap();
+    assert_eq!(waiting, 0);
+
+    lock.rollback().await.unwrap();
+    let data = app
+        .gql(Some(&s.access), read, json!({ "id": project }))
+        .await;
+    assert_eq!(data["project"]["name"], "locked");
+}

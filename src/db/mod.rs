@@ -69,9 +69,19 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
 }
 
 /// A pool of at most `size` connections; a request waiting longer than `acquire_timeout`
-/// for one answers SERVICE_UNAVAILABLE.
-pub async fn connect(url: &str, size: u32, acquire_timeout: Duration) -> anyhow::Result<PgPool> {
-    let options = PgConnectOptions::from_str(url)?;
+/// for one answers SERVICE_UNAVAILABLE. Each statement on these connections is cancelled
+/// by PostgreSQL after `statement_timeout` (none when `None`): a statement the planner got
+/// wrong, or one whose client has gone, cannot hold a connection and a core for long.
+pub async fn connect(
+    url: &str,
+    size: u32,
+    acquire_timeout: Duration,
+    statement_timeout: Option<Duration>,
+) -> anyhow::Result<PgPool> {
+    let mut options = PgConnectOptions::from_str(url)?;
+    if let Some(limit) = statement_timeout {
+        options = options.options([("statement_timeout", format!("{}ms", limit.as_millis()))]);
+    }
     let pool = PgPoolOptions::new()
         .max_connections(size)
         .acquire_timeout(acquire_timeout)
@@ -80,7 +90,14 @@ pub async fn connect(url: &str, size: u32, acquire_timeout: Duration) -> anyhow:
     Ok(pool)
 }
 
+/// Applies the migrations on a connection of their own without the statement timeout
+/// (building an index over a large table may take minutes).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await?;
+    let mut conn = pool.acquire().await?.detach();
+    sqlx::query!("SET statement_timeout = 0")
+        .execute(&mut conn)
+        .await?;
+    MIGRATOR.run(&mut conn).await?;
+    conn.close().await?;
     Ok(())
 }

@@ -376,7 +376,10 @@ pub async fn history_count(db: &PgPool, run_id: Uuid, key: &str) -> AppResult<i6
 /// A chart-sized view of a metric's history: the steps are cut into `buckets` equal
 /// ranges and each keeps its first, last, minimum and maximum point. One pass with hash
 /// aggregation (arrays compare element-wise, so `min(ARRAY[value, step, …])` is the
-/// minimum value together with its step), no sort of the whole history.
+/// minimum value together with its step), no sort of the whole history. `bounds` is
+/// materialized so it is computed once whatever the planner believes: inlined, on a table
+/// without statistics yet (a fresh database under ingest), it was once planned as the
+/// inner side of a nested loop and re-aggregated for every point (minutes for 10,000).
 #[tracing::instrument(skip(db))]
 pub async fn history_sampled(
     db: &PgPool,
@@ -386,7 +389,7 @@ pub async fn history_sampled(
 ) -> AppResult<Vec<PointRow>> {
     let rows = sqlx::query_as!(
         PointRow,
-        r#"WITH bounds AS (
+        r#"WITH bounds AS MATERIALIZED (
              SELECT min(step) AS lo, max(step) AS hi FROM metric_points WHERE run_id = $1 AND key = $2),
          per_bucket AS (
              SELECT min(ARRAY[p.step::float8, p.id::float8, p.value, extract(epoch FROM p.timestamp)]) AS first,
