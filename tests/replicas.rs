@@ -112,10 +112,16 @@ async fn a_subscription_on_one_replica_receives_writes_made_through_the_other() 
 async fn the_storage_janitor_runs_on_one_process_at_a_time() {
     let app = TestApp::spawn().await;
     let state = app.state.clone();
-    assert_eq!(
-        janitor::pass(&state.db, &state.storage).await.unwrap(),
-        Pass::Ran
-    );
+    // The server's own janitor may be in its first pass (holding the lock) just now.
+    let mut ran = false;
+    for _ in 0..50 {
+        if janitor::pass(&state.db, &state.storage).await.unwrap() == Pass::Ran {
+            ran = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ran, "a pass runs once no other holds the lock");
     // Another process holding the janitor's lock: this one skips its pass.
     let other = sqlx::PgPool::connect(&app.database_url).await.unwrap();
     let mut conn = other.acquire().await.unwrap();

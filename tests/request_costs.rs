@@ -53,9 +53,9 @@ async fn a_nested_read_costs_one_statement_per_level() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    // Projects, their experiments, their runs (the default order's plain statement), and
-    // the caller's roles in the listed projects: four, whatever the counts.
-    assert_eq!(body["extensions"]["sqlStatements"], 4, "{body}");
+    // Projects, their experiments, their runs (the default order's plain statement): three,
+    // whatever the counts. The caller's roles came with the credential's own statement.
+    assert_eq!(body["extensions"]["sqlStatements"], 3, "{body}");
 }
 
 #[tokio::test]
@@ -79,7 +79,48 @@ async fn a_search_over_many_experiments_checks_them_in_one_batch() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["runs"]["edges"].as_array().unwrap().len(), 4);
-    // The experiments, the caller's roles in their projects, the search: three, however
-    // many experiments are named.
-    assert_eq!(body["extensions"]["sqlStatements"], 3, "{body}");
+    // The experiments and the search: two, however many experiments are named (the roles
+    // in their projects came with the credential).
+    assert_eq!(body["extensions"]["sqlStatements"], 2, "{body}");
+}
+
+#[tokio::test]
+async fn roles_beyond_those_read_with_the_credential_are_looked_up() {
+    let app = TestApp::spawn().await;
+    app.register(&unique_email("admin")).await;
+    let s = app.register(&unique_email("many-projects")).await;
+    let project = app.create_project(&s.access, "beyond").await;
+    let read = "query($id: ID!) { project(id: $id) { name } }";
+    let (_, body) = app
+        .gql_raw(Some(&s.access), read, json!({ "id": project }))
+        .await;
+    assert_eq!(body["data"]["project"]["name"], "beyond");
+    // The project, and no role lookup: the role came with the credential.
+    assert_eq!(body["extensions"]["sqlStatements"], 1, "{body}");
+
+    // 200 memberships whose ids sort before the project's: the credential carries those.
+    let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    sqlx::query(
+        "WITH p AS (
+             INSERT INTO projects (id, name, created_by)
+             SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'filler-' || i, $1
+             FROM generate_series(1, 200) AS i RETURNING id)
+         INSERT INTO project_members (project_id, user_id, role) SELECT id, $1, 'VIEWER' FROM p",
+    )
+    .bind(s.user_id.parse::<uuid::Uuid>().unwrap())
+    .execute(&db)
+    .await
+    .unwrap();
+    let (_, body) = app
+        .gql_raw(Some(&s.access), read, json!({ "id": project }))
+        .await;
+    assert_eq!(body["data"]["project"]["name"], "beyond", "{body}");
+    // Still readable, at the price of one role lookup.
+    assert_eq!(body["extensions"]["sqlStatements"], 2, "{body}");
+    // And a project the caller is not in stays hidden, whatever the credential carries.
+    let other = app.register(&unique_email("outsider")).await;
+    let (_, body) = app
+        .gql_raw(Some(&other.access), read, json!({ "id": project }))
+        .await;
+    assert_eq!(body["data"]["project"], serde_json::Value::Null, "{body}");
 }

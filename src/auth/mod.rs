@@ -42,14 +42,19 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Au
                 token_id: owner.token_id,
                 can_write: owner.scopes.iter().any(|s| s == "WRITE"),
             },
+            project_roles: owner
+                .project_ids
+                .into_iter()
+                .zip(owner.project_roles)
+                .collect(),
         });
     }
     let claims = state
         .jwt
         .verify(token)
         .map_err(|e| AuthFailure::InvalidToken(e.to_string()))?;
-    // Revocation lives in PostgreSQL alone: the session row is read with the user, in the
-    // one statement every request costs (no cache round trip before it).
+    // Revocation lives in PostgreSQL alone: the session row is read with the user and their
+    // project roles, in the one statement every request costs (no cache round trip).
     let user = db::users::find_by_live_session(&state.db, claims.sub, claims.sid)
         .await?
         .ok_or_else(|| {
@@ -62,5 +67,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Au
             session_id: claims.sid,
             jti: claims.jti,
         },
+        project_roles: user
+            .project_ids
+            .into_iter()
+            .zip(user.project_roles)
+            .collect(),
     })
 }

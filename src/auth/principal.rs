@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use crate::db::projects::ProjectRole;
 use crate::db::users::UserRole;
 use crate::error::{AppError, AppResult};
 
@@ -19,6 +20,10 @@ pub struct Principal {
     pub user_id: Uuid,
     pub role: UserRole,
     pub credential: Credential,
+    /// Project roles read with the credential (up to 200): the request's loaders start
+    /// with them, so role checks on these projects cost no statement. A project missing
+    /// here is looked up as before.
+    pub project_roles: Vec<(Uuid, ProjectRole)>,
 }
 
 impl Principal {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::db::projects::ProjectRole;
 use crate::db::users::UserRole;
 use crate::error::AppResult;
 
@@ -51,6 +52,9 @@ pub struct TokenOwner {
     pub user_id: Uuid,
     pub role: UserRole,
     pub scopes: Vec<String>,
+    /// The owner's project roles, as in `users::Caller`.
+    pub project_ids: Vec<Uuid>,
+    pub project_roles: Vec<ProjectRole>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -62,7 +66,11 @@ pub async fn authenticate(db: &PgPool, token_hash: &[u8]) -> AppResult<Option<To
          WHERE t.token_hash = $1 AND u.id = t.user_id
            AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
            AND NOT u.disabled
-         RETURNING t.id AS token_id, u.id AS user_id, u.role AS "role: UserRole", t.scopes"#,
+         RETURNING t.id AS token_id, u.id AS user_id, u.role AS "role: UserRole", t.scopes,
+             ARRAY(SELECT project_id FROM project_members WHERE user_id = u.id
+                   ORDER BY project_id LIMIT 200) AS "project_ids!",
+             ARRAY(SELECT role FROM project_members WHERE user_id = u.id
+                   ORDER BY project_id LIMIT 200) AS "project_roles!: Vec<ProjectRole>""#,
         token_hash,
     )
     .fetch_optional(db)

@@ -61,6 +61,28 @@ impl RequestLoader {
         LoaderReset(Arc::clone(&self.pending))
     }
 
+    /// Starts the request knowing `key`'s value (read with the caller's credential): a
+    /// later `load_one` of it costs no statement. A key already asked for keeps its load.
+    pub fn prime<K, V>(&self, key: K, value: V)
+    where
+        Loaders: Loader<K, Value = V, Error = AppError>,
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        V: Send + Sync + Clone + 'static,
+    {
+        let mut pending = self.pending.lock().expect("loader lock");
+        pending
+            .entry(TypeId::of::<K>())
+            .or_insert_with(|| Box::new(HashMap::<K, Pending<V>>::new()))
+            .downcast_mut::<HashMap<K, Pending<V>>>()
+            .expect("one map per key type")
+            .entry(key)
+            .or_insert_with(|| {
+                futures_util::future::ready(Ok(Some(value)))
+                    .boxed()
+                    .shared()
+            });
+    }
+
     pub async fn load_one<K, V>(&self, key: K) -> Result<Option<V>, AppError>
     where
         Loaders: Loader<K, Value = V, Error = AppError>,

@@ -23,7 +23,7 @@ use crate::graphql::AppSchema;
 use crate::graphql::context::ClientAddr;
 use crate::graphql::gate::{Gate, root_fields};
 use crate::graphql::limits::{MAX_BODY_BYTES, MAX_NESTING};
-use crate::graphql::loaders;
+use crate::graphql::loaders::{self, ProjectRoleKey};
 use crate::graphql::{admission, nesting};
 use crate::http::client_addr;
 use crate::state::AppState;
@@ -500,9 +500,13 @@ pub fn with_caller(
     };
     gate.check(&mut request, principal.as_ref())?;
     let viewer = principal.as_ref().map(|p| p.user_id);
-    let request = request
-        .data(addr)
-        .data(loaders::for_request(app.db.clone(), viewer));
+    let loader = loaders::for_request(app.db.clone(), viewer);
+    if let Some(p) = &principal {
+        for &(project, role) in &p.project_roles {
+            loader.prime(ProjectRoleKey(project), role);
+        }
+    }
+    let request = request.data(addr).data(loader);
     Ok(match principal {
         Some(principal) => request.data(principal),
         None => request,
