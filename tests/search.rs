@@ -249,3 +249,35 @@ async fn an_experiments_runs_in_the_default_order_page_with_the_searchs_cursors(
         .await;
     assert_eq!(names(&data), names(&whole)[3..].to_vec());
 }
+
+#[tokio::test]
+async fn the_plain_listing_of_many_experiments_merges_them_oldest_first() {
+    let app = TestApp::spawn().await;
+    let (_, s) = app.user("lister").await;
+    let t = s.access;
+    let mut experiments = Vec::new();
+    for p in 0..2 {
+        let project = app.create_project(&t, &format!("p{p}")).await;
+        for e in 0..2 {
+            experiments.push(app.create_experiment(&t, &project, &format!("e{e}")).await);
+        }
+    }
+    // r0..r11 made round-robin over the four experiments: each page must interleave them.
+    for i in 0..12 {
+        app.create_run(&t, &experiments[i % 4], &format!("r{i}"))
+            .await;
+    }
+    let made: Vec<String> = (0..12).map(|i| format!("r{i}")).collect();
+    // A duplicate id changes nothing.
+    let mut ids = experiments.clone();
+    ids.push(experiments[0].clone());
+    let plain = json!({ "e": ids, "first": 5 });
+    assert_eq!(all_pages(&app, &t, SEARCH, plain, "/runs").await, made);
+    // The same order as the search builder's (a filter every run matches forces it).
+    let built = json!({ "e": ids, "first": 5, "f": { "nameContains": "r" } });
+    assert_eq!(all_pages(&app, &t, SEARCH, built, "/runs").await, made);
+    let data = app
+        .gql(Some(&t), SEARCH, json!({ "e": ids, "first": 5 }))
+        .await;
+    assert_eq!(data["runs"]["totalCount"], 12);
+}

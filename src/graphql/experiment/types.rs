@@ -4,19 +4,18 @@ use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use crate::db::experiments::ExperimentRow;
-use crate::db::search::{Cursor, Order};
 use crate::error::{AppError, AppResult};
 use crate::graphql::access::loader;
 use crate::graphql::access::project_object;
 use crate::graphql::account::types::User;
 use crate::graphql::common::{Tag, TagInput, tag_list, user};
-use crate::graphql::connection::{CursorKey, Page, TotalCount, build_page, page_size};
+use crate::graphql::connection::{Page, TotalCount, page_size};
 use crate::graphql::ids::to_id;
-use crate::graphql::loaders::{
-    ChildPageKey, ProjectKey, RunCountKey, RunDefaultPageKey, RunPageKey,
-};
+use crate::graphql::loaders::{ProjectKey, RunCountKey, RunPageKey};
 use crate::graphql::project::types::Project;
-use crate::graphql::run::search::{RunFilter, RunOrderBy, run_query, search_page};
+use crate::graphql::run::search::{
+    RunFilter, RunOrderBy, default_page, is_default_listing, run_query, search_page,
+};
 use crate::graphql::run::types::Run;
 
 project_object!(Experiment, ExperimentRow, project_id);
@@ -81,23 +80,9 @@ impl Experiment {
             experiment: self.row.id,
             filter: filter_key,
         });
-        if query.filter.is_none() && query.order == Order::default() {
+        if is_default_listing(&query) {
             // The common nested read: a plain statement, no search builder, no JSON.
-            let after = query.after.as_ref().map(created_cursor).transpose()?;
-            let key = RunDefaultPageKey(ChildPageKey {
-                parent: self.row.id,
-                after,
-                limit: query.limit,
-            });
-            let rows = loader(ctx).load_one(key).await?.unwrap_or_default();
-            return build_page(
-                rows,
-                limit,
-                after.is_some(),
-                total,
-                |r| CursorKey::Created(r.created_at, r.id),
-                |row| Run::new(row, self.seen),
-            );
+            return default_page(ctx, &[self.row.id], &query, limit, total, &[self.seen]).await;
         }
         let key = RunPageKey {
             experiment: self.row.id,
@@ -106,21 +91,6 @@ impl Experiment {
         let rows = loader(ctx).load_one(key).await?.unwrap_or_default();
         search_page(rows, limit, query.after.is_some(), total, &[self.seen])
     }
-}
-
-/// The creation time and id in a cursor of the default run order.
-fn created_cursor(cursor: &Cursor) -> AppResult<(DateTime<Utc>, uuid::Uuid)> {
-    let at = cursor
-        .value
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .ok_or_else(|| {
-            AppError::validation(
-                "after",
-                "invalid cursor: pass an `endCursor` or `cursor` you were given",
-            )
-        })?;
-    Ok((at.with_timezone(&Utc), cursor.id))
 }
 
 /// A new experiment (EDITOR or OWNER of the project).

@@ -12,7 +12,9 @@ use crate::graphql::context::state;
 use crate::graphql::experiment::query::visible_experiment;
 use crate::graphql::ids;
 use crate::graphql::loaders::RunKey;
-use crate::graphql::run::search::{RunFilter, RunOrderBy, run_query, search_page};
+use crate::graphql::run::search::{
+    RunFilter, RunOrderBy, default_page, is_default_listing, run_query, search_page,
+};
 use crate::graphql::run::types::Run;
 
 /// Most experiments one search may span.
@@ -71,7 +73,6 @@ impl RunQuery {
         let limit = page_size(first)?;
         let query = run_query(filter, order_by, after.as_deref(), limit)?;
         let db = &state(ctx).db;
-        let rows = db::search::search(db, &experiments, &query).await?;
         let total = if wants_total(ctx) {
             db::search::count_each(db, &experiments, query.filter.as_ref())
                 .await?
@@ -81,6 +82,11 @@ impl RunQuery {
         } else {
             0
         };
+        if is_default_listing(&query) {
+            let total = TotalCount::Known(total);
+            return default_page(ctx, &experiments, &query, limit, total, &seen).await;
+        }
+        let rows = db::search::search(db, &experiments, &query).await?;
         search_page(
             rows,
             limit,

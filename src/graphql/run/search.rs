@@ -1,6 +1,9 @@
 //! The runs search's inputs and their translation to `db::search`.
 
-use async_graphql::{Enum, InputObject};
+use async_graphql::{Context, Enum, InputObject};
+use chrono::{DateTime, Utc};
+use futures_util::future::try_join_all;
+use uuid::Uuid;
 
 use crate::db::runs::RunStatus;
 use crate::db::search::{
@@ -8,8 +11,9 @@ use crate::db::search::{
     check_cursor_value,
 };
 use crate::error::{AppError, AppResult};
-use crate::graphql::access::{Readable, not_listed};
+use crate::graphql::access::{Readable, loader, not_listed};
 use crate::graphql::connection::{CursorKey, Page, TotalCount, build_page, decode_cursor};
+use crate::graphql::loaders::{ChildPageKey, RunDefaultPageKey};
 use crate::graphql::run::types::Run;
 use crate::validate;
 
@@ -280,6 +284,73 @@ pub fn run_query(
         after,
         limit: limit as i64 + 1,
     })
+}
+
+/// Whether a search is the plain listing (no filter, oldest first), which `default_page`
+/// answers with a plain statement instead of the search builder.
+pub fn is_default_listing(query: &RunQuery) -> bool {
+    query.filter.is_none() && query.order == Order::default()
+}
+
+/// The plain listing of `experiments`' runs, oldest first: each experiment's next rows
+/// come from one batched statement on the index `runs (experiment_id, created_at, id)`
+/// (`RunDefaultPageKey`), merged in order. Its cursors are the search's own for this order,
+/// so either continues the other. Each run is built with its project's proof among `seen`.
+pub async fn default_page(
+    ctx: &Context<'_>,
+    experiments: &[Uuid],
+    query: &RunQuery,
+    limit: usize,
+    total: TotalCount,
+    seen: &[Readable],
+) -> AppResult<Page<Run>> {
+    let after = query.after.as_ref().map(created_cursor).transpose()?;
+    let mut parents = experiments.to_vec();
+    parents.sort_unstable();
+    parents.dedup();
+    let l = loader(ctx);
+    let pages = try_join_all(parents.iter().map(|&parent| {
+        l.load_one(RunDefaultPageKey(ChildPageKey {
+            parent,
+            after,
+            limit: query.limit,
+        }))
+    }))
+    .await?;
+    let mut rows: Vec<_> = pages.into_iter().flatten().flatten().collect();
+    if parents.len() > 1 {
+        rows.sort_unstable_by_key(|r| (r.created_at, r.id));
+        rows.truncate(limit + 1);
+    }
+    build_page(
+        rows,
+        limit,
+        after.is_some(),
+        total,
+        |r| CursorKey::Created(r.created_at, r.id),
+        |row| {
+            let proof = seen
+                .iter()
+                .find(|s| s.project_id() == row.project_id)
+                .ok_or_else(not_listed)?;
+            Run::new(row, *proof)
+        },
+    )
+}
+
+/// The creation time and id in a cursor of the default run order.
+fn created_cursor(cursor: &Cursor) -> AppResult<(DateTime<Utc>, Uuid)> {
+    let at = cursor
+        .value
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .ok_or_else(|| {
+            AppError::validation(
+                "after",
+                "invalid cursor: pass an `endCursor` or `cursor` you were given",
+            )
+        })?;
+    Ok((at.with_timezone(&Utc), cursor.id))
 }
 
 /// A connection of runs from search rows, each built with the proof of its project among
