@@ -124,3 +124,39 @@ async fn roles_beyond_those_read_with_the_credential_are_looked_up() {
         .await;
     assert_eq!(body["data"]["project"], serde_json::Value::Null, "{body}");
 }
+
+#[tokio::test]
+async fn a_model_read_costs_one_statement_per_relation() {
+    let app = TestApp::spawn().await;
+    app.register(&unique_email("admin")).await;
+    let s = app.register(&unique_email("registry")).await;
+    let project = app.create_project(&s.access, "registry").await;
+    let experiment = app.create_experiment(&s.access, &project, "e").await;
+    let model = app.create_model(&s.access, &project, "m").await;
+    for i in 0..3 {
+        let run = app.create_run(&s.access, &experiment, &format!("r{i}")).await;
+        app.create_version(&s.access, &model, Some(&run)).await;
+    }
+    let get = "query($m: ID!) { model(id: $m) { id name description createdAt updatedAt
+        latestVersion { id version stage description createdAt sourceRun { id } }
+        aliases { alias versionNumber } tags { key value } } }";
+    let (_, body) = app
+        .gql_raw(Some(&s.access), get, json!({ "m": model }))
+        .await;
+    assert_eq!(body["data"]["model"]["latestVersion"]["version"], 3, "{body}");
+    // The model, its latest version, its aliases, the version's source run; no role lookup.
+    assert_eq!(body["extensions"]["sqlStatements"], 4, "{body}");
+    let versions = "query($m: ID!) { model(id: $m) { versions(first: 100) { edges { node {
+        id version stage description createdAt aliases sourceRun { id } } } } } }";
+    let (_, body) = app
+        .gql_raw(Some(&s.access), versions, json!({ "m": model }))
+        .await;
+    assert_eq!(
+        body["data"]["model"]["versions"]["edges"].as_array().unwrap().len(),
+        3,
+        "{body}"
+    );
+    // The model, the page of versions, their aliases, their source runs: one each,
+    // however many versions.
+    assert_eq!(body["extensions"]["sqlStatements"], 4, "{body}");
+}
