@@ -6,7 +6,7 @@
 //! Each stage seeds points directly (`maestro::seed`) up to its size, analyzes the table
 //! (as autovacuum would soon after), then measures over HTTP: ingest by 16 clients logging
 //! 100 points per call for 15 s, and 200 reads each of `metricHistorySampled` (1,000 of a
-//! 10,000-point history) and `metricHistory` (the first 1,000 points). It prints a table
+//! 10,000-point history) and `metricHistory` (a page: the first 100 points). It prints a table
 //! with the 10M/1M ratio of each figure (the aim: within 20%), then the query plans of the
 //! three statements at 10M, with buffers, as PostgreSQL's `auto_explain` reports them for
 //! the same library functions the server calls.
@@ -174,7 +174,7 @@ async fn main() {
             .await,
             page_ms: reads(
                 &api,
-                "query($r: ID!) { run(id: $r) { metricHistory(key: \"loss\", first: 1000) { edges { node { step value } } } } }",
+                "query($r: ID!) { run(id: $r) { metricHistory(key: \"loss\", first: 100) { edges { node { step value } } } } }",
                 &probe,
             )
             .await,
@@ -182,7 +182,7 @@ async fn main() {
     }
 
     println!(
-        "| points in the table | ingest, {CLIENTS} clients × 100 points | metricHistorySampled p50 / p95 | metricHistory (1,000) p50 / p95 |"
+        "| points in the table | ingest, {CLIENTS} clients × 100 points | metricHistorySampled p50 / p95 | metricHistory (100) p50 / p95 |"
     );
     println!("|---|---|---|---|");
     for s in &results {
@@ -311,8 +311,8 @@ async fn plans(database_url: &str, probe: Uuid) {
     runs::history_sampled(&explained, probe, "loss", 250)
         .await
         .unwrap();
-    println!("-- metricHistory (history_page, the first 1,001 points):");
-    runs::history_page(&explained, probe, "loss", None, 1001)
+    println!("-- metricHistory (history_page, a page of 100 and one more):");
+    runs::history_page(&explained, probe, "loss", None, 101)
         .await
         .unwrap();
     println!("-- logMetrics (log_metrics, 100 points):");

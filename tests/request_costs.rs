@@ -134,7 +134,9 @@ async fn a_model_read_costs_one_statement_per_relation() {
     let experiment = app.create_experiment(&s.access, &project, "e").await;
     let model = app.create_model(&s.access, &project, "m").await;
     for i in 0..3 {
-        let run = app.create_run(&s.access, &experiment, &format!("r{i}")).await;
+        let run = app
+            .create_run(&s.access, &experiment, &format!("r{i}"))
+            .await;
         app.create_version(&s.access, &model, Some(&run)).await;
     }
     let get = "query($m: ID!) { model(id: $m) { id name description createdAt updatedAt
@@ -143,7 +145,10 @@ async fn a_model_read_costs_one_statement_per_relation() {
     let (_, body) = app
         .gql_raw(Some(&s.access), get, json!({ "m": model }))
         .await;
-    assert_eq!(body["data"]["model"]["latestVersion"]["version"], 3, "{body}");
+    assert_eq!(
+        body["data"]["model"]["latestVersion"]["version"], 3,
+        "{body}"
+    );
     // The model, its latest version, its aliases, the version's source run; no role lookup.
     assert_eq!(body["extensions"]["sqlStatements"], 4, "{body}");
     let versions = "query($m: ID!) { model(id: $m) { versions(first: 100) { edges { node {
@@ -152,7 +157,10 @@ async fn a_model_read_costs_one_statement_per_relation() {
         .gql_raw(Some(&s.access), versions, json!({ "m": model }))
         .await;
     assert_eq!(
-        body["data"]["model"]["versions"]["edges"].as_array().unwrap().len(),
+        body["data"]["model"]["versions"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
         3,
         "{body}"
     );

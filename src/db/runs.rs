@@ -2,6 +2,7 @@
 //! plus the latest value per key). Every batch write is one statement over arrays.
 
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -374,12 +375,11 @@ pub async fn history_count(db: &PgPool, run_id: Uuid, key: &str) -> AppResult<i6
 }
 
 /// A chart-sized view of a metric's history: the steps are cut into `buckets` equal
-/// ranges and each keeps its first, last, minimum and maximum point. One pass with hash
-/// aggregation (arrays compare element-wise, so `min(ARRAY[value, step, …])` is the
-/// minimum value together with its step), no sort of the whole history. `bounds` is
-/// materialized so it is computed once whatever the planner believes: inlined, on a table
-/// without statistics yet (a fresh database under ingest), it was once planned as the
-/// inner side of a nested loop and re-aggregated for every point (minutes for 10,000).
+/// ranges and each keeps its first, last, lowest and highest point. The run's points are
+/// streamed in step order straight off the index `metric_points_history` (the step range
+/// comes with them, from the index's far end) and bucketed here as they arrive, in memory
+/// proportional to the buckets. Aggregating in PostgreSQL instead (arrays compared
+/// element-wise per bucket) cost 2.6 µs a point, ten times the scan itself.
 #[tracing::instrument(skip(db))]
 pub async fn history_sampled(
     db: &PgPool,
@@ -387,32 +387,151 @@ pub async fn history_sampled(
     key: &str,
     buckets: i64,
 ) -> AppResult<Vec<PointRow>> {
-    let rows = sqlx::query_as!(
-        PointRow,
-        r#"WITH bounds AS MATERIALIZED (
-             SELECT min(step) AS lo, max(step) AS hi FROM metric_points WHERE run_id = $1 AND key = $2),
-         per_bucket AS (
-             SELECT min(ARRAY[p.step::float8, p.id::float8, p.value, extract(epoch FROM p.timestamp)]) AS first,
-                    max(ARRAY[p.step::float8, p.id::float8, p.value, extract(epoch FROM p.timestamp)]) AS last,
-                    min(ARRAY[p.value, p.step::float8, p.id::float8, extract(epoch FROM p.timestamp)]) AS low,
-                    max(ARRAY[p.value, p.step::float8, p.id::float8, extract(epoch FROM p.timestamp)]) AS high
-             FROM metric_points p, bounds b
-             WHERE p.run_id = $1 AND p.key = $2
-             GROUP BY CASE WHEN b.hi = b.lo THEN 0
-                           ELSE floor((p.step - b.lo)::float8 * $3 / (b.hi - b.lo + 1)) END),
-         picked AS (
-             SELECT first[1] AS step, first[2] AS id, first[3] AS value, first[4] AS ts FROM per_bucket
-             UNION SELECT last[1], last[2], last[3], last[4] FROM per_bucket
-             UNION SELECT low[2], low[3], low[1], low[4] FROM per_bucket
-             UNION SELECT high[2], high[3], high[1], high[4] FROM per_bucket)
-         SELECT id::int8 AS "id!", step::int8 AS "step!", value AS "value!",
-                to_timestamp(ts) AS "timestamp!"
-         FROM picked ORDER BY step, id"#,
+    let mut rows = sqlx::query!(
+        r#"SELECT id, step, value, timestamp,
+                  (SELECT max(step) FROM metric_points WHERE run_id = $1 AND key = $2) AS "last_step!"
+         FROM metric_points WHERE run_id = $1 AND key = $2
+         ORDER BY step, id"#,
         run_id,
         key,
-        buckets as f64,
     )
-    .fetch_all(db)
-    .await?;
-    Ok(rows)
+    .fetch(db);
+    let mut sampler: Option<Sampler> = None;
+    while let Some(row) = rows.try_next().await? {
+        let point = PointRow {
+            id: row.id,
+            step: row.step,
+            value: row.value,
+            timestamp: row.timestamp,
+        };
+        sampler
+            .get_or_insert_with(|| Sampler::new(row.step, row.last_step, buckets))
+            .push(point);
+    }
+    Ok(sampler.map(Sampler::finish).unwrap_or_default())
+}
+
+/// Buckets a history arriving in (step, id) order: per bucket of equal step range, its
+/// first and last point, its lowest (the earliest of equals) and its highest (the latest
+/// of equals), each point once, in step order.
+struct Sampler {
+    first_step: i64,
+    span: i64,
+    buckets: i64,
+    open: Option<(i64, [PointRow; 4])>,
+    kept: Vec<PointRow>,
+}
+
+impl Sampler {
+    fn new(first_step: i64, last_step: i64, buckets: i64) -> Self {
+        Sampler {
+            first_step,
+            span: last_step - first_step + 1,
+            buckets: buckets.max(1),
+            open: None,
+            kept: Vec::with_capacity(4 * buckets.max(1) as usize),
+        }
+    }
+
+    fn bucket(&self, step: i64) -> i64 {
+        if self.span <= 1 {
+            return 0;
+        }
+        ((step - self.first_step) as f64 * self.buckets as f64 / self.span as f64).floor() as i64
+    }
+
+    fn push(&mut self, p: PointRow) {
+        let bucket = self.bucket(p.step);
+        match &mut self.open {
+            Some((open, [_, last, low, high])) if *open == bucket => {
+                *last = p.clone();
+                if p.value < low.value {
+                    *low = p.clone();
+                }
+                if p.value >= high.value {
+                    *high = p;
+                }
+            }
+            _ => {
+                self.close();
+                self.open = Some((bucket, [p.clone(), p.clone(), p.clone(), p]));
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some((_, mut points)) = self.open.take() {
+            points.sort_by_key(|p| (p.step, p.id));
+            let mut last_id = None;
+            for p in points {
+                if last_id != Some(p.id) {
+                    last_id = Some(p.id);
+                    self.kept.push(p);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<PointRow> {
+        self.close();
+        self.kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(values: &[f64]) -> Vec<PointRow> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| PointRow {
+                id: i as i64 + 1,
+                step: i as i64,
+                value,
+                timestamp: DateTime::<Utc>::UNIX_EPOCH,
+            })
+            .collect()
+    }
+
+    fn sample(points: Vec<PointRow>, buckets: i64) -> Vec<PointRow> {
+        let last = points.last().map_or(0, |p| p.step);
+        let mut s = Sampler::new(points[0].step, last, buckets);
+        points.into_iter().for_each(|p| s.push(p));
+        s.finish()
+    }
+
+    #[test]
+    fn each_bucket_keeps_its_ends_and_extremes_once_in_step_order() {
+        let mut values = vec![1.0; 1000];
+        values[500] = 99.0;
+        values[777] = -5.0;
+        let kept = sample(history(&values), 10);
+        let steps: Vec<i64> = kept.iter().map(|p| p.step).collect();
+        assert_eq!(steps.first(), Some(&0));
+        assert_eq!(steps.last(), Some(&999));
+        assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+        assert!(steps.contains(&500) && steps.contains(&777));
+        assert!(kept.len() <= 40, "{}", kept.len());
+        // A flat bucket keeps its first and last point; its lowest is the earliest of the
+        // equal values and its highest the latest, so nothing else is added.
+        assert!(steps.contains(&99) && steps.contains(&100) && !steps.contains(&150));
+    }
+
+    #[test]
+    fn one_step_or_one_point_is_one_bucket() {
+        assert_eq!(sample(history(&[3.0]), 250).len(), 1);
+        let same_step: Vec<PointRow> = (0..5)
+            .map(|i| PointRow {
+                id: i + 1,
+                step: 7,
+                value: i as f64,
+                timestamp: DateTime::<Utc>::UNIX_EPOCH,
+            })
+            .collect();
+        let kept = sample(same_step, 250);
+        let ids: Vec<i64> = kept.iter().map(|p| p.id).collect();
+        assert_eq!(ids, [1, 5], "first = lowest, last = highest");
+    }
 }
