@@ -10,35 +10,13 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Api, unique_email};
 use maestro::seed::{SeedSize, seed};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 const CLIENTS: usize = 16;
-
-struct Api {
-    url: String,
-    client: reqwest::Client,
-    token: String,
-}
-
-impl Api {
-    async fn gql(&self, query: &str, variables: Value) -> Value {
-        let body: Value = self
-            .client
-            .post(&self.url)
-            .bearer_auth(&self.token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("the server answers")
-            .json()
-            .await
-            .expect("JSON");
-        assert!(body.get("errors").is_none(), "{body}");
-        body["data"].clone()
-    }
-}
 
 /// Runs `calls` operations spread over `CLIENTS` concurrent clients; returns the wall time.
 async fn concurrently<F, Fut>(calls: usize, op: F) -> Duration
@@ -69,34 +47,13 @@ async fn main() {
     let base = std::env::var("MAESTRO_URL").unwrap_or_else(|_| "http://127.0.0.1:8000".into());
     let database_url =
         std::env::var("DATABASE_URL").expect("DATABASE_URL of the server's database");
-    let url = format!("{base}/graphql");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS * 2)
         .build()
         .unwrap();
-    let email = format!("bench-{}@example.com", Uuid::new_v4().simple());
-    let reg: Value = client
-        .post(&url)
-        .json(&json!({
-            "query": "mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }",
-            "variables": { "i": { "email": email, "password": "benchmark-password", "name": "Bench" } },
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = reg["data"]["register"]["accessToken"]
-        .as_str()
-        .expect("registered")
-        .to_string();
-    let user_id: Uuid = reg["data"]["register"]["user"]["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let api = std::sync::Arc::new(Api { url, client, token });
+    let (api, user_id) =
+        Api::register(&base, client, &unique_email("bench"), "benchmark-password").await;
+    let api = std::sync::Arc::new(api);
 
     // Fixtures over the API: one experiment with 1000 runs, each with params and metrics.
     let project = api

@@ -16,6 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Api, unique_email};
 use maestro::db::runs::{self, NewPoint};
 use maestro::seed::{SeedSize, seed};
 use serde_json::{Value, json};
@@ -26,30 +29,6 @@ use uuid::Uuid;
 const CLIENTS: usize = 16;
 const INGEST_FOR: Duration = Duration::from_secs(15);
 const READS: usize = 200;
-
-struct Api {
-    url: String,
-    client: reqwest::Client,
-    token: String,
-}
-
-impl Api {
-    async fn gql(&self, query: &str, variables: Value) -> Value {
-        let body: Value = self
-            .client
-            .post(&self.url)
-            .bearer_auth(&self.token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("the server answers")
-            .json()
-            .await
-            .expect("JSON");
-        assert!(body.get("errors").is_none(), "{body}");
-        body["data"].clone()
-    }
-}
 
 struct Stage {
     points: i64,
@@ -73,30 +52,9 @@ async fn main() {
         .pool_max_idle_per_host(CLIENTS * 2)
         .build()
         .unwrap();
-    let url = format!("{base}/graphql");
-    let email = format!("growth-{}@example.com", Uuid::new_v4().simple());
-    let reg: Value = client
-        .post(&url)
-        .json(&json!({
-            "query": "mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }",
-            "variables": { "i": { "email": email, "password": "growth-password", "name": "Growth" } },
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = reg["data"]["register"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let owner: Uuid = reg["data"]["register"]["user"]["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let api = Arc::new(Api { url, client, token });
+    let (api, owner) =
+        Api::register(&base, client, &unique_email("growth"), "growth-password").await;
+    let api = Arc::new(api);
 
     let project = api
         .gql(

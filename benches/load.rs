@@ -23,6 +23,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Api, unique_email};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 use serde_json::{Value, json};
@@ -245,43 +248,13 @@ fn memory_verdict(samples: &[u64]) -> (String, bool) {
 // ---- the fixture, made with a plain client before the load --------------------------------
 
 async fn make_fixture(base: &str) -> Fixture {
-    let client = reqwest::Client::new();
-    let url = format!("{base}/graphql");
-    let gql = |token: Option<String>, query: &'static str, variables: Value| {
-        let client = client.clone();
-        let url = url.clone();
-        async move {
-            let mut request = client
-                .post(&url)
-                .json(&json!({ "query": query, "variables": variables }));
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            let body: Value = request
-                .send()
-                .await
-                .expect("the server answers")
-                .json()
-                .await
-                .expect("JSON");
-            assert!(body.get("errors").is_none(), "{body}");
-            body["data"].clone()
-        }
-    };
-    let email = format!("load-{}@example.com", uuid::Uuid::new_v4().simple());
+    let email = unique_email("load");
     let password = "load-test-password".to_string();
-    let reg = gql(
-        None,
-        "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
-        json!({ "i": { "email": email, "password": password, "name": "Load" } }),
-    )
-    .await;
-    let owner = Some(reg["register"]["accessToken"].as_str().unwrap().to_string());
+    let (api, _) = Api::register(base, reqwest::Client::new(), &email, &password).await;
     let id = |v: &Value, field: &str| v[field]["id"].as_str().unwrap().to_string();
 
     let project = id(
-        &gql(
-            owner.clone(),
+        &api.gql(
             "mutation { createProject(input: {name: \"load\"}) { id } }",
             json!({}),
         )
@@ -289,8 +262,7 @@ async fn make_fixture(base: &str) -> Fixture {
         "createProject",
     );
     let experiment = |name: &'static str| {
-        gql(
-            owner.clone(),
+        api.gql(
             "mutation($p: ID!, $n: String!) { createExperiment(input: {projectId: $p, name: $n}) { id } }",
             json!({ "p": project, "n": name }),
         )
@@ -300,8 +272,7 @@ async fn make_fixture(base: &str) -> Fixture {
     let mut runs = Vec::new();
     for i in 0..200 {
         let run = id(
-            &gql(
-                owner.clone(),
+            &api.gql(
                 "mutation($i: CreateRunInput!) { createRun(input: $i) { id } }",
                 json!({ "i": { "experimentId": browse_experiment, "name": format!("trial-{i}"),
                     "params": [{"key": "lr", "value": format!("{}", (i % 10) as f64 / 100.0)},
@@ -314,8 +285,7 @@ async fn make_fixture(base: &str) -> Fixture {
             .map(|s| json!({ "key": "loss", "value": ((i * 7919 + s) % 1000) as f64 / 1000.0, "step": s }))
             .chain([json!({ "key": "acc", "value": (i % 100) as f64 / 100.0 })])
             .collect();
-        gql(
-            owner.clone(),
+        api.gql(
             "mutation($r: ID!, $m: [MetricInput!]!) { logMetrics(runId: $r, metrics: $m) }",
             json!({ "r": run, "m": points }),
         )
@@ -330,16 +300,14 @@ async fn make_fixture(base: &str) -> Fixture {
                 json!({ "key": "loss", "value": 1.0 / (step + 1) as f64, "step": step })
             })
             .collect();
-        gql(
-            owner.clone(),
+        api.gql(
             "mutation($r: ID!, $m: [MetricInput!]!) { logMetrics(runId: $r, metrics: $m) }",
             json!({ "r": chart_run, "m": points }),
         )
         .await;
     }
     let model = id(
-        &gql(
-            owner.clone(),
+        &api.gql(
             "mutation($p: ID!) { createModel(input: {projectId: $p, name: \"classifier\"}) { id } }",
             json!({ "p": project }),
         )
@@ -347,19 +315,18 @@ async fn make_fixture(base: &str) -> Fixture {
         "createModel",
     );
     for run in runs.iter().take(20) {
-        gql(
-            owner.clone(),
+        api.gql(
             "mutation($m: ID!, $r: ID) { createModelVersion(input: {modelId: $m, sourceRunId: $r}) { id } }",
             json!({ "m": model, "r": run }),
         )
         .await;
     }
-    let token = gql(
-        owner.clone(),
-        "mutation { createApiToken(input: {name: \"ci\", scopes: [READ, WRITE]}) { token } }",
-        json!({}),
-    )
-    .await;
+    let token = api
+        .gql(
+            "mutation { createApiToken(input: {name: \"ci\", scopes: [READ, WRITE]}) { token } }",
+            json!({}),
+        )
+        .await;
     Fixture {
         email,
         password,
