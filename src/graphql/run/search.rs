@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::try_join_all;
 use uuid::Uuid;
 
-use crate::db::runs::RunStatus;
+use crate::db::runs::{RunRow, RunStatus};
 use crate::db::search::{
     Attribute, Comparison, Condition, Cursor, Order, RunQuery, SearchRow, SortKey, TextMatch,
     check_cursor_value,
@@ -328,14 +328,17 @@ pub async fn default_page(
         after.is_some(),
         total,
         |r| CursorKey::Created(r.created_at, r.id),
-        |row| {
-            let proof = seen
-                .iter()
-                .find(|s| s.project_id() == row.project_id)
-                .ok_or_else(not_listed)?;
-            Run::new(row, *proof)
-        },
+        |row| run_of(row, seen),
     )
+}
+
+/// The run of a listed row, built with its project's proof among `seen`.
+fn run_of(row: RunRow, seen: &[Readable]) -> AppResult<Run> {
+    let proof = seen
+        .iter()
+        .find(|s| s.project_id() == row.project_id)
+        .ok_or_else(not_listed)?;
+    Run::new(row, *proof)
 }
 
 /// The creation time and id in a cursor of the default run order.
@@ -368,12 +371,6 @@ pub fn search_page(
         has_previous,
         total,
         |r| CursorKey::Search(r.cursor()),
-        |r| {
-            let proof = seen
-                .iter()
-                .find(|s| s.project_id() == r.run.project_id)
-                .ok_or_else(not_listed)?;
-            Run::new(r.run, *proof)
-        },
+        |r| run_of(r.run, seen),
     )
 }
