@@ -7,7 +7,10 @@ pub mod password;
 pub mod principal;
 pub mod secrets;
 
+use uuid::Uuid;
+
 use crate::db;
+use crate::db::projects::ProjectRole;
 use crate::error::AppError;
 use crate::state::AppState;
 use principal::{Credential, Principal};
@@ -42,11 +45,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Au
                 token_id: owner.token_id,
                 can_write: owner.scopes.iter().any(|s| s == "WRITE"),
             },
-            project_roles: owner
-                .project_ids
-                .into_iter()
-                .zip(owner.project_roles)
-                .collect(),
+            project_roles: paired(owner.project_ids, owner.project_roles),
         });
     }
     let claims = state
@@ -67,10 +66,11 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Au
             session_id: claims.sid,
             jti: claims.jti,
         },
-        project_roles: user
-            .project_ids
-            .into_iter()
-            .zip(user.project_roles)
-            .collect(),
+        project_roles: paired(user.project_ids, user.project_roles),
     })
+}
+
+/// The caller's project roles as read with the credential: two arrays, index by index.
+fn paired(ids: Vec<Uuid>, roles: Vec<ProjectRole>) -> Vec<(Uuid, ProjectRole)> {
+    ids.into_iter().zip(roles).collect()
 }

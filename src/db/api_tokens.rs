@@ -63,14 +63,16 @@ pub async fn authenticate(db: &PgPool, token_hash: &[u8]) -> AppResult<Option<To
         TokenOwner,
         r#"UPDATE api_tokens t SET last_used_at = now()
          FROM users u
+         CROSS JOIN LATERAL (
+             SELECT coalesce(array_agg(project_id ORDER BY project_id), '{}') AS project_ids,
+                    coalesce(array_agg(role ORDER BY project_id), '{}') AS project_roles
+             FROM (SELECT project_id, role FROM project_members WHERE user_id = u.id
+                   ORDER BY project_id LIMIT 200) AS mine) AS r
          WHERE t.token_hash = $1 AND u.id = t.user_id
            AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
            AND NOT u.disabled
          RETURNING t.id AS token_id, u.id AS user_id, u.role AS "role: UserRole", t.scopes,
-             ARRAY(SELECT project_id FROM project_members WHERE user_id = u.id
-                   ORDER BY project_id LIMIT 200) AS "project_ids!",
-             ARRAY(SELECT role FROM project_members WHERE user_id = u.id
-                   ORDER BY project_id LIMIT 200) AS "project_roles!: Vec<ProjectRole>""#,
+             r.project_ids AS "project_ids!", r.project_roles AS "project_roles!: Vec<ProjectRole>""#,
         token_hash,
     )
     .fetch_optional(db)

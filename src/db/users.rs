@@ -88,11 +88,13 @@ pub async fn find_by_live_session(
     let row = sqlx::query_as!(
         Caller,
         r#"SELECT u.id, u.role AS "role: UserRole",
-             ARRAY(SELECT project_id FROM project_members WHERE user_id = u.id
-                   ORDER BY project_id LIMIT 200) AS "project_ids!",
-             ARRAY(SELECT role FROM project_members WHERE user_id = u.id
-                   ORDER BY project_id LIMIT 200) AS "project_roles!: Vec<ProjectRole>"
+             r.project_ids AS "project_ids!", r.project_roles AS "project_roles!: Vec<ProjectRole>"
          FROM sessions s JOIN users u ON u.id = s.user_id
+         CROSS JOIN LATERAL (
+             SELECT coalesce(array_agg(project_id ORDER BY project_id), '{}') AS project_ids,
+                    coalesce(array_agg(role ORDER BY project_id), '{}') AS project_roles
+             FROM (SELECT project_id, role FROM project_members WHERE user_id = u.id
+                   ORDER BY project_id LIMIT 200) AS mine) AS r
          WHERE s.id = $2 AND u.id = $1 AND s.revoked_at IS NULL AND NOT u.disabled"#,
         id,
         session_id,
