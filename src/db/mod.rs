@@ -2,6 +2,7 @@
 
 pub mod api_tokens;
 pub mod artifacts;
+pub mod audit;
 pub mod experiments;
 pub mod health;
 pub mod models;
@@ -9,6 +10,7 @@ pub mod projects;
 pub mod runs;
 pub mod search;
 pub mod sessions;
+pub mod system;
 pub mod users;
 
 /// Free-form string tags of experiments and models, stored as a JSON object.

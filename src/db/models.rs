@@ -6,6 +6,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::db::KeyValues;
+use crate::db::users::escape_like;
 use crate::error::{AppError, AppResult, ResultExt};
 
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
@@ -165,6 +166,55 @@ pub async fn pages_by_project(
     Ok(rows)
 }
 
+/// Models in the projects `viewer` is a member of (every project when `None`), oldest
+/// first, their names matching `search` (case-insensitive substring) when given.
+#[tracing::instrument(skip(db))]
+pub async fn page_visible(
+    db: &PgPool,
+    viewer: Option<Uuid>,
+    search: Option<&str>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> AppResult<Vec<ModelRow>> {
+    let rows = sqlx::query_as!(
+        ModelRow,
+        r#"SELECT id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at
+         FROM models m
+         WHERE ($1::uuid IS NULL
+                OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = m.project_id AND pm.user_id = $1))
+           AND ($2::text IS NULL OR m.name ILIKE '%' || $2 || '%')
+           AND ($3::uuid IS NULL OR m.id > $3)
+         ORDER BY m.id
+         LIMIT $4"#,
+        viewer,
+        search.map(escape_like),
+        after,
+        limit,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn count_visible(
+    db: &PgPool,
+    viewer: Option<Uuid>,
+    search: Option<&str>,
+) -> AppResult<i64> {
+    let n = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM models m
+         WHERE ($1::uuid IS NULL
+                OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = m.project_id AND pm.user_id = $1))
+           AND ($2::text IS NULL OR m.name ILIKE '%' || $2 || '%')"#,
+        viewer,
+        search.map(escape_like),
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(n)
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn counts_by_project(db: &PgPool, project_ids: &[Uuid]) -> AppResult<Vec<(Uuid, i64)>> {
     let rows = sqlx::query!(
@@ -219,6 +269,25 @@ pub async fn find_versions(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<VersionRo
     .fetch_all(db)
     .await?;
     Ok(rows)
+}
+
+/// A model's version by its number.
+#[tracing::instrument(skip(db))]
+pub async fn find_version_by_number(
+    db: &PgPool,
+    model_id: Uuid,
+    number: i32,
+) -> AppResult<Option<VersionRow>> {
+    let row = sqlx::query_as!(
+        VersionRow,
+        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at FROM model_versions v JOIN models m ON m.id = v.model_id
+         WHERE v.model_id = $1 AND v.version = $2"#,
+        model_id,
+        number,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row)
 }
 
 /// One page of versions per model, newest (highest number) first.

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod account;
+pub mod admin;
 pub mod admission;
 pub mod artifact;
 pub mod common;

@@ -3,6 +3,7 @@
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::graphql::account::{mutation::AccountMutation, query::AccountQuery};
+use crate::graphql::admin::query::AdminQuery;
 use crate::graphql::artifact::{mutation::ArtifactMutation, query::ArtifactQuery};
 use crate::graphql::experiment::{
     mutation::ExperimentMutation, query::ExperimentQuery, subscription::ExperimentSubscription,
@@ -25,6 +26,7 @@ pub struct Query(
     RunQuery,
     ModelQuery,
     ArtifactQuery,
+    AdminQuery,
 );
 
 /// Writes. Each one is all or nothing; API tokens need the WRITE scope.

@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -40,6 +39,8 @@ pub struct GraphqlState {
     pub schema: AppSchema,
     /// Open WebSocket connections per user, for their limit.
     pub ws_connections: Arc<crate::http::ws::ConnectionCounts>,
+    /// The headers of the bundled GraphiQL page.
+    pub pages: crate::http::app::AppHeaders,
 }
 
 /// The media type to answer with, following `Accept`.
@@ -242,11 +243,7 @@ pub async fn get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if raw.is_empty() && wants_html {
-        let page = GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish();
-        return Html(page).into_response();
+        return crate::http::app::html(&gql.pages, "graphiql.html");
     }
     if raw.is_empty() {
         return request_error(

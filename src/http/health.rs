@@ -18,10 +18,15 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Each dependency's state. 503 when the database or the object store is down; a cache
-/// that is down only degrades the service (in-process fallbacks serve), so it is reported
-/// as `degraded` and the instance stays ready.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+/// The dependencies' states at one moment.
+pub struct Checks {
+    pub database: bool,
+    pub cache: CacheHealth,
+    pub object_store: bool,
+}
+
+/// Asks the database, the cache and the object store, each within [`CHECK_BUDGET`].
+pub async fn check(state: &AppState) -> Checks {
     let database = async {
         if state.db_health.is_down() {
             return false;
@@ -36,6 +41,22 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
     };
     let (database, cache, object_store) =
         tokio::join!(database, state.cache.health(), object_store);
+    Checks {
+        database,
+        cache,
+        object_store,
+    }
+}
+
+/// Each dependency's state. 503 when the database or the object store is down; a cache
+/// that is down only degrades the service (in-process fallbacks serve), so it is reported
+/// as `degraded` and the instance stays ready.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let Checks {
+        database,
+        cache,
+        object_store,
+    } = check(&state).await;
     let up = |ok: bool| if ok { "up" } else { "down" };
     let ready = database && object_store;
     let cache_status = match cache {

@@ -1,5 +1,6 @@
 //! HTTP routes.
 
+pub mod app;
 pub mod client_addr;
 pub mod graphql;
 pub mod health;
@@ -19,10 +20,12 @@ use crate::graphql::AppSchema;
 use crate::state::AppState;
 
 pub fn router(state: AppState, schema: AppSchema) -> Router {
+    let pages = app::AppHeaders::new(&state.config);
     let gql = graphql::GraphqlState {
         app: state.clone(),
         schema,
         ws_connections: Default::default(),
+        pages: pages.clone(),
     };
     let graphql_routes = Router::new()
         .route(
@@ -45,6 +48,8 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
         .with_state(state)
         .merge(graphql_routes)
         .merge(storage_routes)
+        .route("/assets/{*path}", get(app::asset).with_state(pages.clone()))
+        .fallback_service(get(app::page).with_state(pages))
         // Outermost last: every route is timed and counted, gets an id (a client's own is
         // kept), a span carrying it, and the id back in the response.
         .layer(from_fn_with_state(metrics, metrics::track))

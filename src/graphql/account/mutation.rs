@@ -5,6 +5,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::auth::{jwt, login_limits, password, secrets};
+use crate::db::audit::{self, AuditKind, NewEvent};
 use crate::db::users::{NewUser, UserRow};
 use crate::db::{self, sessions::Rotation};
 use crate::error::{AppError, AppResult};
@@ -12,6 +13,7 @@ use crate::graphql::account::types::{
     ApiToken, AuthPayload, ChangePasswordInput, CreateApiTokenInput, CreatedApiToken, LoginInput,
     RegisterInput, UpdateUserInput, User,
 };
+use crate::graphql::admin::record;
 use crate::graphql::context::{client_addr, principal, state};
 use crate::graphql::ids;
 use crate::state::AppState;
@@ -75,6 +77,13 @@ impl AccountMutation {
         )
         .await?;
         tracing::info!(user_id = %user.id, role = ?user.role, "registered");
+        let event = NewEvent::new(
+            AuditKind::Registered,
+            format!("registered as {}", audit::name(user.role)),
+        )
+        .by(user.id)
+        .email(&email);
+        record(ctx, event).await;
         sign_in(state, user).await
     }
 
@@ -91,14 +100,34 @@ impl AccountMutation {
             .unwrap_or_else(|_| input.email.trim().to_lowercase());
         login_limits::check(&state.cache, &state.config, &email, addr).await?;
         let found = db::users::find_by_email_with_hash(&state.db, &email).await?;
+        let account = found.as_ref().map(|(user, _)| (user.id, user.disabled));
         let (user, stored) = match found {
             Some((user, hash)) if !user.disabled => (Some(user), Some(hash)),
             _ => (None, None),
         };
         let ok = password::verify(SecretString::from(input.password), stored).await?;
         match user {
-            Some(user) if ok => sign_in(state, user).await,
+            Some(user) if ok => {
+                let event = NewEvent::new(AuditKind::SignIn, "signed in with a password")
+                    .by(user.id)
+                    .email(&email);
+                record(ctx, event).await;
+                sign_in(state, user).await
+            }
             _ => {
+                let mut event = NewEvent::new(
+                    AuditKind::SignInFailed,
+                    match account {
+                        None => "no account has this email",
+                        Some((_, true)) => "the account is disabled",
+                        Some((_, false)) => "wrong password",
+                    },
+                )
+                .email(&email);
+                if let Some((id, _)) = account {
+                    event = event.on(id);
+                }
+                record(ctx, event).await;
                 state.metrics.login_failure();
                 login_limits::record_failure(&state.cache, &state.config, &email, addr).await;
                 Err(AppError::Unauthenticated(WRONG_CREDENTIALS.into()))
@@ -206,6 +235,12 @@ impl AccountMutation {
         let hash = password::hash(new_pw).await?;
         db::users::set_password_hash(&state.db, p.user_id, &hash).await?;
         db::sessions::revoke_all(&state.db, p.user_id, Some(current)).await?;
+        let event = NewEvent::new(
+            AuditKind::PasswordChanged,
+            "password changed; other sessions ended",
+        )
+        .by(p.user_id);
+        record(ctx, event).await;
         Ok(true)
     }
 
@@ -246,6 +281,20 @@ impl AccountMutation {
             &secrets::digest(&token),
         )
         .await?;
+        let summary = format!(
+            "API token \"{}\" ({}), {}",
+            row.name,
+            scopes.join(", "),
+            match input.expires_at {
+                Some(t) => format!("expires {}", t.format("%Y-%m-%d %H:%M UTC")),
+                None => "never expires".into(),
+            }
+        );
+        record(
+            ctx,
+            NewEvent::new(AuditKind::ApiTokenCreated, summary).by(p.user_id),
+        )
+        .await;
         Ok(CreatedApiToken {
             token,
             api_token: ApiToken::of_caller(row, p)?,
@@ -261,6 +310,9 @@ impl AccountMutation {
         let p = principal(ctx)?;
         let id = ids::parse("id", &id)?;
         if db::api_tokens::revoke(&state(ctx).db, p.user_id, id).await? {
+            let event =
+                NewEvent::new(AuditKind::ApiTokenRevoked, format!("API token {id}")).by(p.user_id);
+            record(ctx, event).await;
             Ok(true)
         } else {
             Err(AppError::not_found("API token"))
@@ -290,18 +342,38 @@ impl AccountMutation {
         let mut user = db::users::find(&state.db, id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
-        if let Some(role) = input.role {
+        if let Some(role) = input.role.filter(|r| *r != user.role) {
+            let before = user.role;
             user = db::users::set_role(&state.db, id, role)
                 .await?
                 .ok_or_else(|| AppError::not_found("user"))?;
+            let summary = format!(
+                "{}: role {} → {}",
+                user.email,
+                audit::name(before),
+                audit::name(role)
+            );
+            let event = NewEvent::new(AuditKind::UserRoleChanged, summary)
+                .by(p.user_id)
+                .on(id);
+            record(ctx, event).await;
         }
-        if let Some(disabled) = input.disabled {
+        if let Some(disabled) = input.disabled.filter(|d| *d != user.disabled) {
             user = db::users::set_disabled(&state.db, id, disabled)
                 .await?
                 .ok_or_else(|| AppError::not_found("user"))?;
-            if disabled {
+            let kind = if disabled {
                 db::sessions::revoke_all(&state.db, id, None).await?;
-            }
+                AuditKind::UserDisabled
+            } else {
+                AuditKind::UserEnabled
+            };
+            let summary = if disabled {
+                format!("{} disabled; sessions ended", user.email)
+            } else {
+                format!("{} enabled", user.email)
+            };
+            record(ctx, NewEvent::new(kind, summary).by(p.user_id).on(id)).await;
         }
         User::for_admin(user, p)
     }

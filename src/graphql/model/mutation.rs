@@ -5,11 +5,13 @@ use async_graphql::{Context, ID, Object};
 use uuid::Uuid;
 
 use crate::db;
+use crate::db::audit::{self, AuditKind, NewEvent};
 use crate::db::models::ModelStage;
 use crate::db::projects::ProjectRole;
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, ModelChange, Topic};
 use crate::graphql::access::require;
+use crate::graphql::admin::record;
 use crate::graphql::common::tag_map;
 use crate::graphql::context::{principal, state};
 use crate::graphql::ids;
@@ -146,6 +148,20 @@ impl ModelMutation {
         let row = db::models::set_stage(&state(ctx).db, version.row().id, stage, !archive_existing)
             .await?
             .ok_or_else(|| AppError::not_found("model version"))?;
+        let summary = format!(
+            "version {} → {}{}",
+            row.version,
+            audit::name(stage),
+            if stage == ModelStage::Production && archive_existing {
+                " (the previous PRODUCTION archived)"
+            } else {
+                ""
+            }
+        );
+        let event = NewEvent::new(AuditKind::StageChanged, summary)
+            .by(principal(ctx)?.user_id)
+            .in_project(row.project_id);
+        record(ctx, event).await;
         announce(
             ctx,
             row.model_id,
@@ -196,6 +212,15 @@ impl ModelMutation {
             principal(ctx)?.user_id,
         )
         .await?;
+        let summary = format!(
+            "{}: alias {alias} → version {}",
+            model.row().name,
+            version.row().version
+        );
+        let event = NewEvent::new(AuditKind::AliasSet, summary)
+            .by(principal(ctx)?.user_id)
+            .in_project(model.row().project_id);
+        record(ctx, event).await;
         let (model_id, version_id) = (model.row().id, Some(version.row().id));
         announce(
             ctx,
@@ -226,6 +251,11 @@ impl ModelMutation {
         {
             return Err(AppError::not_found("alias"));
         }
+        let summary = format!("{}: alias {alias} deleted", model.row().name);
+        let event = NewEvent::new(AuditKind::AliasDeleted, summary)
+            .by(principal(ctx)?.user_id)
+            .in_project(model.row().project_id);
+        record(ctx, event).await;
         announce(
             ctx,
             model.row().id,

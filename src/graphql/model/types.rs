@@ -100,6 +100,18 @@ impl Model {
             |row| ModelVersion::new(row, self.seen),
         )
     }
+    /// The version with this number, if it exists (numbers of deleted versions are not
+    /// reused).
+    async fn version(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The version's number, from 1.")] number: i32,
+    ) -> AppResult<Option<ModelVersion>> {
+        db::models::find_version_by_number(&state(ctx).db, self.row.id, number)
+            .await?
+            .map(|row| ModelVersion::new(row, self.seen))
+            .transpose()
+    }
     /// The highest-numbered version.
     async fn latest_version(&self, ctx: &Context<'_>) -> AppResult<Option<ModelVersion>> {
         loader(ctx)
@@ -304,4 +316,11 @@ pub struct CreateModelVersionInput {
     pub source_run_id: Option<ID>,
     /// What changed in this version, at most 10,000 characters.
     pub description: Option<String>,
+}
+
+/// Filter of the registry's model list.
+#[derive(InputObject, Default)]
+pub struct ModelFilter {
+    /// Case-insensitive substring of the model's name.
+    pub search: Option<String>,
 }

@@ -3,9 +3,11 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::db;
+use crate::db::audit::{self, AuditKind, NewEvent};
 use crate::db::projects::{MembershipChange, ProjectRole};
 use crate::error::{AppError, AppResult};
 use crate::graphql::access::{created_by_caller, require};
+use crate::graphql::admin::record;
 use crate::graphql::context::{principal, state};
 use crate::graphql::ids;
 use crate::graphql::project::types::{
@@ -87,6 +89,12 @@ impl ProjectMutation {
             )
         })?;
         let row = db::projects::add_member(db, project_id, user.id, input.role).await?;
+        let summary = format!("{} added as {}", user.email, audit::name(row.role));
+        let event = NewEvent::new(AuditKind::MemberAdded, summary)
+            .by(principal(ctx)?.user_id)
+            .on(user.id)
+            .in_project(project_id);
+        record(ctx, event).await;
         ProjectMember::new(row, seen)
     }
 
@@ -102,7 +110,15 @@ impl ProjectMutation {
         match db::projects::change_member(&state(ctx).db, project_id, user_id, Some(input.role))
             .await?
         {
-            MembershipChange::Changed(Some(row)) => ProjectMember::new(row, seen),
+            MembershipChange::Changed(Some(row)) => {
+                let summary = format!("role now {}", audit::name(row.role));
+                let event = NewEvent::new(AuditKind::MemberRoleChanged, summary)
+                    .by(principal(ctx)?.user_id)
+                    .on(user_id)
+                    .in_project(project_id);
+                record(ctx, event).await;
+                ProjectMember::new(row, seen)
+            }
             MembershipChange::Changed(None) | MembershipChange::NotAMember => {
                 Err(AppError::not_found("member"))
             }
@@ -126,7 +142,19 @@ impl ProjectMutation {
             require(ctx, project_id, ProjectRole::Owner, "project").await?;
         }
         match db::projects::change_member(&state(ctx).db, project_id, user_id, None).await? {
-            MembershipChange::Changed(_) => Ok(true),
+            MembershipChange::Changed(_) => {
+                let summary = if user_id == p.user_id {
+                    "left the project"
+                } else {
+                    "removed from the project"
+                };
+                let event = NewEvent::new(AuditKind::MemberRemoved, summary)
+                    .by(p.user_id)
+                    .on(user_id)
+                    .in_project(project_id);
+                record(ctx, event).await;
+                Ok(true)
+            }
             MembershipChange::NotAMember => Err(AppError::not_found("member")),
             MembershipChange::LastOwner => Err(last_owner()),
         }

@@ -1,0 +1,161 @@
+import { useState, type FormEvent } from "react";
+import { Link, useNavigate } from "react-router-dom";
+import { useMutation, useQuery } from "urql";
+import { graphql } from "../gql";
+import { when } from "../format";
+import { Empty, ErrorText, Loading, More } from "../ui";
+
+const ProjectsDocument = graphql(`
+  query Projects($first: Int!, $after: String, $search: String) {
+    projects(first: $first, after: $after, filter: { search: $search }) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes { id name description createdAt myRole }
+    }
+  }
+`);
+
+const CreateProjectDocument = graphql(`
+  mutation CreateProject($input: CreateProjectInput!) {
+    createProject(input: $input) { id }
+  }
+`);
+
+export function ProjectsPage() {
+  const [search, setSearch] = useState("");
+  const [pages, setPages] = useState<(string | null)[]>([null]);
+  return (
+    <section>
+      <div className="title-row">
+        <h1>Projects</h1>
+        <CreateProject />
+      </div>
+      <label className="search">
+        Search projects
+        <input
+          type="search"
+          value={search}
+          placeholder="Name or description"
+          onChange={(e) => {
+            setSearch(e.target.value);
+            setPages([null]);
+          }}
+        />
+      </label>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Description</th>
+            <th scope="col">Your role</th>
+            <th scope="col">Created</th>
+          </tr>
+        </thead>
+        {pages.map((after, i) => (
+          <ProjectRows
+            key={after ?? "first"}
+            after={after}
+            search={search}
+            onMore={i === pages.length - 1 ? (c) => setPages([...pages, c]) : undefined}
+          />
+        ))}
+      </table>
+    </section>
+  );
+}
+
+function ProjectRows({
+  after,
+  search,
+  onMore,
+}: {
+  after: string | null;
+  search: string;
+  onMore?: (cursor: string) => void;
+}) {
+  const [{ data, fetching, error }] = useQuery({
+    query: ProjectsDocument,
+    variables: { first: 50, after, search: search.trim() || null },
+  });
+  const page = data?.projects;
+  return (
+    <tbody>
+      {fetching && !page && (
+        <tr>
+          <td colSpan={4}>
+            <Loading what="projects" />
+          </td>
+        </tr>
+      )}
+      {error && (
+        <tr>
+          <td colSpan={4}>
+            <ErrorText error={error} />
+          </td>
+        </tr>
+      )}
+      {page && page.nodes.length === 0 && !after && (
+        <tr>
+          <td colSpan={4}>
+            <Empty>{search ? "No project matches." : "No projects yet: create the first one."}</Empty>
+          </td>
+        </tr>
+      )}
+      {page?.nodes.map((p) => (
+        <tr key={p.id}>
+          <td>
+            <Link to={`/projects/${p.id}`}>{p.name}</Link>
+          </td>
+          <td>{p.description}</td>
+          <td>{p.myRole ?? "—"}</td>
+          <td>{when(p.createdAt)}</td>
+        </tr>
+      ))}
+      {page?.pageInfo.hasNextPage && onMore && (
+        <tr>
+          <td colSpan={4}>
+            <More hasNext loading={fetching} onMore={() => onMore(page.pageInfo.endCursor!)} />
+          </td>
+        </tr>
+      )}
+    </tbody>
+  );
+}
+
+function CreateProject() {
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [result, create] = useMutation(CreateProjectDocument);
+  const navigate = useNavigate();
+  if (!open)
+    return (
+      <button type="button" className="primary" onClick={() => setOpen(true)}>
+        New project
+      </button>
+    );
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const res = await create({ input: { name, description: description || null } });
+    if (res.data) navigate(`/projects/${res.data.createProject.id}`);
+  };
+  return (
+    <form onSubmit={submit} className="inline-form" aria-label="New project">
+      <label>
+        Name
+        <input required value={name} onChange={(e) => setName(e.target.value)} />
+      </label>
+      <label>
+        Description
+        <input value={description} onChange={(e) => setDescription(e.target.value)} />
+      </label>
+      <button type="submit" className="primary" disabled={result.fetching}>
+        Create project
+      </button>
+      <button type="button" onClick={() => setOpen(false)}>
+        Cancel
+      </button>
+      <ErrorText error={result.error} />
+    </form>
+  );
+}
