@@ -1,15 +1,27 @@
 # Build: docker build -t maestro .
+# The web app: typed documents checked against schema.graphql, built into ui/dist.
+FROM node:20-bookworm-slim AS ui
+WORKDIR /src/ui
+COPY ui/package.json ui/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY schema.graphql /src/schema.graphql
+COPY ui ./
+RUN npm run build
+
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # Dependencies first, in a layer of their own: a change to the code does not rebuild them.
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && for b in api login_storm subscriptions; do echo 'fn main() {}' > benches/$b.rs; done \
+    && for b in api login_storm subscriptions load growth; do echo 'fn main() {}' > benches/$b.rs; done \
     && cargo build --release --locked --bin maestro \
     && rm -rf src benches
 COPY src src
 COPY migrations migrations
+# build.rs embeds the web app's files in the binary.
+COPY build.rs build.rs
+COPY --from=ui /src/ui/dist ui/dist
 # The statements' descriptions the sqlx macros check against: no database at build time.
 COPY .sqlx .sqlx
 ENV SQLX_OFFLINE=true

@@ -63,6 +63,29 @@ ensure_node() {
   apt_install nodejs npm
 }
 
+ensure_chromium() {
+  if [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then return 0; fi
+  echo "installing Chromium (Playwright drives Debian's; it cannot download its own here)…"
+  apt_install chromium
+}
+
+# Installs the web app's packages when they are missing or older than the lock file, then
+# builds it into ui/dist (which build.rs embeds in the binary) when the build is missing
+# or older than its sources.
+ensure_ui_built() {
+  ensure_node
+  if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    echo "installing the web app's packages…"
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  local newest
+  newest="$(find ui/src ui/index.html ui/graphiql.html ui/public ui/vite.config.ts schema.graphql -newer ui/dist/index.html 2>/dev/null | head -1 || true)"
+  if [ ! -f ui/dist/index.html ] || [ -n "$newest" ]; then
+    echo "building the web app…"
+    (cd ui && npm run build --silent)
+  fi
+}
+
 # Starts the debug build of maestro on a free port with a database of its own, dropped
 # again on exit; sets SERVER_URL, SERVER_PID and SERVER_LOG. Used by the audits that run
 # against a live server (conformance.sh, schemathesis.sh).

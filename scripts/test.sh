@@ -10,6 +10,7 @@ ensure_postgres
 ensure_redis
 ensure_node
 ensure_python
+ensure_chromium
 
 export TEST_DATABASE_SERVER="${TEST_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}"
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
@@ -30,6 +31,10 @@ psql "$TEST_DATABASE_SERVER/postgres" -Atqc \
     fi
   done
 
+echo "== web app: packages, typed documents checked against schema.graphql, build"
+# Built first: the binary embeds ui/dist (build.rs), so every build below serves it.
+ensure_ui_built
+
 echo "== format and lints"
 cargo fmt --check
 scripts/unused-deps.sh
@@ -43,6 +48,8 @@ scripts/conformance.sh
 
 echo "== schemathesis (GraphQL fuzzing as a member, bounded examples)"
 scripts/schemathesis.sh
+
+scripts/e2e.sh
 
 echo "== tests"
 # Unit and integration tests (doc tests hold no tests here). The last line sums them up.

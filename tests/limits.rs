@@ -94,26 +94,6 @@ async fn get_runs_queries_but_never_mutations() {
 }
 
 #[tokio::test]
-async fn a_browser_gets_the_playground() {
-    let app = TestApp::spawn().await;
-    let resp = app
-        .client
-        .get(app.url("/graphql"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    assert!(
-        resp.text()
-            .await
-            .unwrap()
-            .to_lowercase()
-            .contains("graphiql")
-    );
-}
-
-#[tokio::test]
 async fn queries_deeper_than_twelve_are_refused() {
     let app = TestApp::spawn().await;
     let session = app.register(&unique_email("deep")).await;

@@ -31,7 +31,8 @@ impl AppHeaders {
     }
 }
 
-/// `default-src 'self'` and nothing inline. Uploads go to the object store's public
+/// `default-src 'self'` and nothing inline. Fonts may also be `data:` URLs (GraphiQL's
+/// stylesheet embeds its fonts so; a font cannot run code). Uploads go to the object store's public
 /// endpoint when artifacts live in S3, so that origin may be connected to as well.
 fn content_security_policy(config: &Config) -> String {
     let store = config
@@ -46,7 +47,7 @@ fn content_security_policy(config: &Config) -> String {
     };
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
-         font-src 'self'; connect-src {connect}; worker-src 'self' blob:; object-src 'none'; \
+         font-src 'self' data:; connect-src {connect}; worker-src 'self' blob:; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
@@ -89,10 +90,9 @@ pub async fn asset(State(headers): State<AppHeaders>, uri: Uri) -> Response {
 /// router shows the page (or its own "not found").
 pub async fn page(State(headers): State<AppHeaders>, uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
-    if !path.is_empty() && !path.contains('/') && path != "index.html" {
-        if let Some(bytes) = file(path) {
-            return respond(&headers, path, bytes, "no-cache");
-        }
+    let top_level = !path.is_empty() && !path.contains('/') && path != "index.html";
+    if let Some(bytes) = file(path).filter(|_| top_level) {
+        return respond(&headers, path, bytes, "no-cache");
     }
     html(&headers, "index.html")
 }

@@ -105,11 +105,11 @@ pub struct SystemStatus {
     pub database: ServiceState,
     /// The cache (Redis, or in-process).
     pub cache: ServiceState,
-    /// `redis` or `memory`.
+    /// `redis` or `in-process`.
     pub cache_backend: String,
     /// The object store for artifacts.
     pub object_store: ServiceState,
-    /// `s3` or `local`.
+    /// `s3` or `local-disk`.
     pub object_store_backend: String,
     /// This server's version.
     pub version: String,

@@ -3,7 +3,6 @@
 import { useEffect, useRef } from "react";
 import uPlot, { type Options } from "uplot";
 import "uplot/dist/uPlot.min.css";
-
 import { align, type Series } from "./series";
 
 export type { Series };
@@ -35,5 +34,6 @@ export function Chart({ title, series, height = 220 }: { title: string; series: 
       plot.destroy();
     };
   }, [title, series, height]);
-  return <div ref={box} className="chart" role="img" aria-label={`Chart of ${title}`} />;
+  const points = series.reduce((n, s) => n + s.points.length, 0);
+  return <div ref={box} className="chart" role="img" aria-label={`Chart of ${title}`} data-points={points} />;
 }

@@ -28,7 +28,10 @@ type Failure = { message: string; extensions?: { code?: string } } | undefined;
 
 function failure(errors: Failure[] | undefined): string {
   const e = errors?.[0];
-  return describe({ code: e?.extensions?.code ?? "INTERNAL_SERVER_ERROR", message: e?.message ?? "" });
+  const code = e?.extensions?.code ?? "INTERNAL_SERVER_ERROR";
+  // Here UNAUTHENTICATED means the credentials were refused, which the server's words say.
+  if (code === "UNAUTHENTICATED" && e?.message) return `${e.message.charAt(0).toUpperCase()}${e.message.slice(1)}.`;
+  return describe({ code, message: e?.message ?? "" });
 }
 
 export function LoginPage() {

@@ -256,7 +256,7 @@ function SetAlias({
       </label>
       <label>
         Version
-        <select value={versionId} onChange={(e) => setVersionId(e.target.value)}>
+        <select aria-label="Version" value={versionId} onChange={(e) => setVersionId(e.target.value)}>
           {versions.map((v) => (
             <option key={v.id} value={v.id}>
               v{v.version}
