@@ -127,6 +127,11 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Origins of other front-end apps that may call the API from a browser
+    /// (comma-separated, e.g. `https://dash.example.com`); none by default.
+    #[arg(long, env = "MAESTRO_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
     /// Lifetime of upload URLs, in seconds (at most 900).
     #[arg(long, env = "MAESTRO_UPLOAD_URL_TTL_SECS", default_value_t = 900)]
     pub upload_url_ttl_secs: u64,
@@ -194,6 +199,13 @@ impl Config {
 
     /// Refuses settings that are only acceptable on a developer's laptop.
     pub fn check_production(&self) -> anyhow::Result<()> {
+        for listed in &self.cors_origins {
+            if origin(listed).as_deref() != Some(listed.trim_end_matches('/')) {
+                anyhow::bail!(
+                    "MAESTRO_CORS_ORIGINS: {listed:?} is not an origin: give scheme, host and port only, e.g. https://dash.example.com"
+                );
+            }
+        }
         if self.upload_url_ttl_secs > 900 || self.upload_url_ttl_secs == 0 {
             anyhow::bail!("MAESTRO_UPLOAD_URL_TTL_SECS must be between 1 and 900");
         }
@@ -214,5 +226,37 @@ impl Config {
             ),
             Some(_) => Ok(()),
         }
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, if it has one and nothing that would break a
+/// header it is written into.
+pub fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    let ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+    (matches!(scheme, "http" | "https") && ok).then(|| format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_origins_must_be_origins() {
+        let parse = |origins: &str| {
+            let mut config = Config::from_env_defaults();
+            config.cors_origins = origins.split(',').map(str::to_string).collect();
+            config.check_production()
+        };
+        assert!(parse("https://dash.example.com,http://localhost:3000").is_ok());
+        let err = parse("https://dash.example.com/app")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an origin"), "{err}");
+        assert!(parse("*").is_err());
     }
 }

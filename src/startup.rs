@@ -108,6 +108,7 @@ fn storage_from(config: &Config, base_url: &str, secret: &[u8]) -> Storage {
                 .unwrap_or_default(),
             region: config.aws_region.clone(),
             bucket: config.artifact_bucket.clone(),
+            browser_origins: browser_origins(config, base_url),
         };
         return Storage::new(Backend::S3(S3Store::new(&settings)));
     }
@@ -123,6 +124,20 @@ fn storage_from(config: &Config, base_url: &str, secret: &[u8]) -> Storage {
         base,
         key,
     )))
+}
+
+/// The origins whose browsers use the object store: the web app's own (its public URL, or
+/// the listening address) and the listed front-end apps'.
+fn browser_origins(config: &Config, base_url: &str) -> Vec<String> {
+    let own = config.public_url.as_deref().unwrap_or(base_url);
+    let mut origins: Vec<String> = crate::config::origin(own).into_iter().collect();
+    for listed in &config.cors_origins {
+        let listed = listed.trim_end_matches('/').to_string();
+        if !origins.contains(&listed) {
+            origins.push(listed);
+        }
+    }
+    origins
 }
 
 impl Application {

@@ -132,3 +132,63 @@ async fn a_browser_gets_the_bundled_graphiql_and_the_api_paths_keep_their_meanin
         "without a browser's Accept, GET /graphql is the API"
     );
 }
+
+async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn other_origins_call_the_api_only_when_listed_and_never_with_cookies() {
+    let closed = TestApp::spawn().await;
+    let resp = preflight(&closed, "https://dash.example.com").await;
+    assert!(
+        resp.headers().get("access-control-allow-origin").is_none(),
+        "no origin is allowed by default"
+    );
+
+    let open = TestApp::spawn_with(|c| {
+        c.cors_origins = vec!["https://dash.example.com".into()];
+    })
+    .await;
+    let resp = preflight(&open, "https://dash.example.com").await;
+    let h = resp.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://dash.example.com");
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+    assert!(
+        h.get("access-control-allow-credentials").is_none(),
+        "tokens travel in headers, never cookies"
+    );
+
+    let other = preflight(&open, "https://evil.example.com").await;
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    let post = open
+        .client
+        .post(open.url("/graphql"))
+        .header("origin", "https://dash.example.com")
+        .json(&serde_json::json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        post.headers()["access-control-allow-origin"],
+        "https://dash.example.com"
+    );
+}

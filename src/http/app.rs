@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::config::Config;
+use crate::config::{Config, origin};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
@@ -50,18 +50,6 @@ fn content_security_policy(config: &Config) -> String {
          font-src 'self' data:; connect-src {connect}; worker-src 'self' blob:; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
-}
-
-/// `scheme://host[:port]` of a URL, if it has one and nothing that would break the header.
-fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let host = rest.split(['/', '?', '#']).next()?;
-    let ok = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-    };
-    (matches!(scheme, "http" | "https") && ok(host)).then(|| format!("{scheme}://{host}"))
 }
 
 /// One embedded file by its path under `ui/dist`.

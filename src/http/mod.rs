@@ -10,9 +10,10 @@ pub mod ws;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -35,7 +36,8 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
                 .fallback(graphql::method_not_allowed),
         )
         .route("/graphql/ws", get(ws::upgrade))
-        .with_state(gql);
+        .with_state(gql)
+        .layer(cross_origin(&state.config.cors_origins));
     let storage_routes = Router::new()
         .route("/storage/{*key}", get(storage::get).put(storage::put))
         .with_state(state.storage.clone());
@@ -56,6 +58,22 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Lets the listed origins' front-end apps call the API from a browser: `GET` and `POST`
+/// with `Authorization` and `Content-Type`, never with cookies. With none listed, no CORS
+/// header is sent and browsers keep other origins out.
+fn cross_origin(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([HeaderName::from_static(graphql::REQUEST_ID)])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// The span of one HTTP request: method, path and request id.

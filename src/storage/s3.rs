@@ -21,6 +21,9 @@ pub struct S3Settings {
     pub secret_key: String,
     pub region: String,
     pub bucket: String,
+    /// Origins whose browsers upload and download straight to the bucket: the web app's
+    /// own and `MAESTRO_CORS_ORIGINS`.
+    pub browser_origins: Vec<String>,
 }
 
 pub struct S3Store {
@@ -29,6 +32,7 @@ pub struct S3Store {
     /// Signs URLs for clients (same as `client` unless a public endpoint is set).
     presigner: Client,
     bucket: String,
+    browser_origins: Vec<String>,
 }
 
 fn client(settings: &S3Settings, endpoint: Option<&str>) -> Client {
@@ -54,6 +58,25 @@ fn client(settings: &S3Settings, endpoint: Option<&str>) -> Client {
         config = config.endpoint_url(endpoint);
     }
     Client::from_conf(config.build())
+}
+
+/// One rule for the browser origins; none when there are none.
+fn cors_configuration(origins: &[String]) -> Option<aws_sdk_s3::types::CorsConfiguration> {
+    use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+    if origins.is_empty() {
+        return None;
+    }
+    let rule = CorsRule::builder()
+        .set_allowed_origins(Some(origins.to_vec()))
+        .allowed_methods("GET")
+        .allowed_methods("PUT")
+        .allowed_methods("HEAD")
+        .allowed_headers("*")
+        .expose_headers("ETag")
+        .max_age_seconds(3000)
+        .build()
+        .ok()?;
+    CorsConfiguration::builder().cors_rules(rule).build().ok()
 }
 
 fn service_error<E: std::fmt::Debug>(err: E) -> StorageError {
@@ -89,10 +112,43 @@ impl S3Store {
             client: direct,
             presigner,
             bucket: settings.bucket.clone(),
+            browser_origins: settings.browser_origins.clone(),
         }
     }
 
+    /// Creates the bucket if missing, then lets the browser origins use it.
     pub async fn ensure_bucket(&self) -> Result<(), StorageError> {
+        self.create_bucket().await?;
+        self.allow_browsers().await;
+        Ok(())
+    }
+
+    /// Sets the bucket's CORS rule: browsers on the listed origins may PUT parts and GET
+    /// objects through signed URLs and read the ETag of a part. A store that refuses
+    /// (some S3-compatible servers do not implement it) is logged, not fatal: the API
+    /// works, browser uploads then need the rule set by hand.
+    async fn allow_browsers(&self) {
+        let Some(cors) = cors_configuration(&self.browser_origins) else {
+            return;
+        };
+        if let Err(e) = self
+            .client
+            .put_bucket_cors()
+            .bucket(&self.bucket)
+            .cors_configuration(cors)
+            .send()
+            .await
+        {
+            tracing::warn!(
+                bucket = %self.bucket,
+                origins = ?self.browser_origins,
+                error = ?e.as_service_error().map(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s)),
+                "the object store refused the bucket's CORS rule: browser uploads and downloads from these origins need it set on the bucket by hand (PUT, GET, HEAD; expose ETag)"
+            );
+        }
+    }
+
+    async fn create_bucket(&self) -> Result<(), StorageError> {
         if self
             .client
             .head_bucket()
@@ -347,5 +403,20 @@ impl S3Store {
                 return Ok(keys);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browsers_of_the_listed_origins_may_put_parts_and_read_their_etags() {
+        assert!(cors_configuration(&[]).is_none());
+        let cors = cors_configuration(&["https://app.example.com".into()]).unwrap();
+        let rule = &cors.cors_rules()[0];
+        assert_eq!(rule.allowed_origins(), ["https://app.example.com"]);
+        assert_eq!(rule.allowed_methods(), ["GET", "PUT", "HEAD"]);
+        assert_eq!(rule.expose_headers(), ["ETag"]);
     }
 }

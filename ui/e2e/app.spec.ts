@@ -150,7 +150,34 @@ test("an experiment made in the UI shows runs logged through the API, and their 
   await expect(chart).toBeVisible();
   await expect(chart.locator("canvas")).toBeVisible();
   await expectAccessible(page);
+
+  // An artifact uploaded from the browser through the signed URL, downloaded back.
+  const content = "weights: 0.1 0.2 0.3\n";
+  await page.getByLabel("Upload a file").setInputFiles({ name: "weights.txt", mimeType: "text/plain", buffer: Buffer.from(content) });
+  await expect(page.getByText("weights.txt uploaded.")).toBeVisible();
+  const link = page.getByRole("link", { name: "weights.txt" });
+  await expect(link).toBeVisible();
+  const download = await page.request.get((await link.getAttribute("href"))!);
+  expect(await download.text()).toBe(content);
   if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/run.png`, fullPage: true });
+});
+
+test("an API token made on the account page works until it is revoked there", async ({ page }) => {
+  await signIn(page, MEMBER);
+  await page.getByRole("link", { name: "Account" }).click();
+  await page.getByLabel("Token name").fill("nightly-ci");
+  await page.getByLabel("WRITE").check();
+  await page.getByRole("button", { name: "Create token" }).click();
+  const secret = (await page.locator(".secret code").textContent())!;
+  expect(secret.length).toBeGreaterThan(20);
+  const me = await client(api, secret)(`{ me { email } }`);
+  expect(me.me.email).toBe(MEMBER);
+  await page.getByRole("button", { name: "Revoke nightly-ci" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Revoke token" }).click();
+  await expect(page.getByRole("button", { name: "Revoke nightly-ci" })).toHaveCount(0);
+  const refused = await raw(api, secret, `{ me { email } }`);
+  expect(refused.errors[0].extensions.code).toBe("UNAUTHENTICATED");
+  await expectAccessible(page);
 });
 
 test("a stage change and an alias move made in the UI are visible through the API", async ({ page }) => {
