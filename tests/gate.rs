@@ -1,4 +1,4 @@
-//! Deny by default: every root field refuses an anonymous caller, except the public three.
+//! Deny by default: every root field refuses an anonymous caller, except the public four.
 //! The fields come from the built schema itself, so a field added later is covered.
 
 mod common;
@@ -7,7 +7,7 @@ use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 use common::{TestApp, error_code};
 use serde_json::json;
 
-const PUBLIC: &[&str] = &["register", "login", "refreshToken"];
+const PUBLIC: &[&str] = &["register", "login", "refreshToken", "registrationOpen"];
 
 /// (operation keyword, field name) of every root field of the schema.
 fn root_fields() -> Vec<(&'static str, String)> {
@@ -98,6 +98,26 @@ async fn public_fields_and_typename_need_no_token() {
         "a public field runs (and fails on its own terms): {body}"
     );
     assert_eq!(error_code(&body).as_deref(), Some("UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn anyone_may_ask_whether_registration_is_open() {
+    let closed = TestApp::spawn_with(|c| c.registration_open = false).await;
+    let ask = "{ registrationOpen }";
+    let first = closed.gql(None, ask, json!({})).await;
+    assert_eq!(
+        first["registrationOpen"], true,
+        "the first account may always register"
+    );
+    closed.register(&common::unique_email("first")).await;
+    let then = closed.gql(None, ask, json!({})).await;
+    assert_eq!(then["registrationOpen"], false);
+    let open = TestApp::spawn().await;
+    open.register(&common::unique_email("first")).await;
+    assert_eq!(
+        open.gql(None, ask, json!({})).await["registrationOpen"],
+        true
+    );
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ use crate::graphql::storable;
 
 /// Root fields anyone may call.
 const PUBLIC_MUTATIONS: &[&str] = &["register", "login", "refreshToken"];
+const PUBLIC_QUERIES: &[&str] = &["registrationOpen"];
 /// Introspection root fields, open to anonymous callers only in development.
 const INTROSPECTION: &[&str] = &["__schema", "__type"];
 
@@ -87,7 +88,9 @@ impl Gate {
         match ty {
             OperationType::Mutation => PUBLIC_MUTATIONS.contains(&field) || field == "__typename",
             OperationType::Query => {
-                field == "__typename" || (self.open_introspection && INTROSPECTION.contains(&field))
+                field == "__typename"
+                    || PUBLIC_QUERIES.contains(&field)
+                    || (self.open_introspection && INTROSPECTION.contains(&field))
             }
             OperationType::Subscription => false,
         }

@@ -89,6 +89,7 @@ test("signing in shows a project made through the API", async ({ page }) => {
   await page.getByLabel("Password").fill("wrong password here");
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("alert")).toHaveText("Wrong email or password.");
+  await expect(page.getByRole("link", { name: "Register" }), "registration is open on the test server").toBeVisible();
   await signIn(page, MEMBER);
   await expect(page.getByRole("link", { name: `vision-${stamp}` })).toBeVisible();
   await expectAccessible(page);
@@ -312,8 +313,12 @@ test("GraphiQL comes from the bundle and carries the signed-in user's token", as
   const response = await page.goto("/graphql");
   expect(response?.headers()["content-security-policy"]).toContain("default-src 'self'");
   await expect(page.locator(".graphiql-container")).toBeVisible();
-  await page.getByRole("button", { name: /Execute query/i }).click();
-  await expect(page.locator(".result-window")).toContainText(ADMIN);
+  // The editors load after the page: run the default query once it is in place.
+  await expect(page.locator(".graphiql-query-editor")).toContainText("me");
+  await expect(async () => {
+    await page.getByRole("button", { name: /Execute query/i }).click();
+    await expect(page.locator(".result-window")).toContainText(ADMIN, { timeout: 3_000 });
+  }).toPass({ timeout: 20_000 });
 });
 
 test("every request any page made went to the server's own origin", async ({ baseURL }) => {

@@ -16,6 +16,13 @@ pub struct AccountQuery;
 
 #[Object]
 impl AccountQuery {
+    /// Whether `register` would accept a new account now (public: sign-in pages ask it to
+    /// show a registration link). The first account may always register.
+    async fn registration_open(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        let state = state(ctx);
+        Ok(state.config.registration_open || db::users::count(&state.db, None).await? == 0)
+    }
+
     /// The signed-in caller.
     async fn me(&self, ctx: &Context<'_>) -> AppResult<User> {
         let p = principal(ctx)?;

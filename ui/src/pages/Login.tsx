@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { post, signedIn } from "../auth";
 import { describe } from "../errors";
@@ -7,6 +7,12 @@ import { graphql } from "../gql";
 const LoginDocument = graphql(`
   mutation Login($input: LoginInput!) {
     login(input: $input) { ...AuthPayloadFields }
+  }
+`);
+
+const RegistrationOpenDocument = graphql(`
+  query RegistrationOpen {
+    registrationOpen
   }
 `);
 
@@ -40,6 +46,12 @@ export function LoginPage() {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const done = useAfterSignIn();
+  const [registrationOpen, setRegistrationOpen] = useState(false);
+  useEffect(() => {
+    post(RegistrationOpenDocument, {})
+      .then((res) => setRegistrationOpen(res.data?.registrationOpen === true))
+      .catch(() => setRegistrationOpen(false));
+  }, []);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
@@ -86,8 +98,13 @@ export function LoginPage() {
         </button>
       </form>
       <p>
-        No account? <Link to="/register">Register</Link> (if this server lets people register; otherwise ask an
-        administrator).
+        {registrationOpen ? (
+          <>
+            No account? <Link to="/register">Register</Link>.
+          </>
+        ) : (
+          "No account? Ask an administrator for one."
+        )}
       </p>
     </section>
   );
