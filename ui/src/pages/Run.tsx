@@ -1,7 +1,7 @@
 // One run: params, tags, latest metrics, a chart per metric, artifacts (download, upload
 // through a presigned URL) and the model versions made from it.
 import { useMemo, useState, type ChangeEvent } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useParams, useSearchParams } from "react-router-dom";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import { bytes, duration, metric, when } from "../format";
@@ -54,9 +54,14 @@ const CompleteUploadDocument = graphql(`
 `);
 
 export const CHART_POINTS = 1000;
+/** The resolutions a person can pick for the run page's charts (`?points=`). */
+const RESOLUTIONS = [1000, 10_000];
 
 export function RunPage() {
   const { id = "" } = useParams();
+  const [params, setParams] = useSearchParams();
+  const asked = Number(params.get("points"));
+  const points = RESOLUTIONS.includes(asked) ? asked : CHART_POINTS;
   const [{ data, fetching, error }, refetch] = useQuery({ query: RunDocument, variables: { id } });
   if (fetching && !data) return <Loading what="the run" />;
   if (error) return <ErrorText error={error} />;
@@ -99,13 +104,25 @@ export function RunPage() {
           )}
         </div>
       </div>
-      <h2>Charts</h2>
+      <div className="title-row">
+        <h2>Charts</h2>
+        <label>
+          Points per chart
+          <select value={points} onChange={(e) => setParams({ points: e.target.value }, { replace: true })}>
+            {RESOLUTIONS.map((n) => (
+              <option key={n} value={n}>
+                {n.toLocaleString("en")}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
       {run.latestMetrics.length === 0 ? (
         <Empty>Charts appear once metrics are logged.</Empty>
       ) : (
         <div className="charts">
           {run.latestMetrics.map((m) => (
-            <MetricChart key={m.key} runId={run.id} metricKey={m.key} />
+            <MetricChart key={m.key} runId={run.id} metricKey={m.key} maxPoints={points} />
           ))}
         </div>
       )}
@@ -186,10 +203,10 @@ function KeyValues({ title, items }: { title: string; items: { key: string; valu
   );
 }
 
-function MetricChart({ runId, metricKey }: { runId: string; metricKey: string }) {
+function MetricChart({ runId, metricKey, maxPoints }: { runId: string; metricKey: string; maxPoints: number }) {
   const [{ data, error }] = useQuery({
     query: HistoryDocument,
-    variables: { id: runId, key: metricKey, maxPoints: CHART_POINTS },
+    variables: { id: runId, key: metricKey, maxPoints },
   });
   const points = data?.run?.metricHistorySampled;
   const series = useMemo(() => (points ? [{ label: metricKey, points }] : []), [points, metricKey]);
