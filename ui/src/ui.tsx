@@ -88,3 +88,68 @@ export function More({ hasNext, loading, onMore }: { hasNext: boolean; loading: 
 export function Badge({ value }: { value: string }) {
   return <span className={`badge badge-${value.toLowerCase()}`}>{value}</span>;
 }
+
+/** Page by page through a list shown one page at a time. */
+export function Pager({
+  hasNext,
+  isFirst,
+  loading,
+  onNext,
+  onFirst,
+}: {
+  hasNext: boolean;
+  isFirst: boolean;
+  loading: boolean;
+  onNext: () => void;
+  onFirst: () => void;
+}) {
+  if (!hasNext && isFirst) return null;
+  return (
+    <div className="row">
+      {!isFirst && (
+        <button type="button" onClick={onFirst} disabled={loading}>
+          First page
+        </button>
+      )}
+      {hasNext && (
+        <button type="button" onClick={onNext} disabled={loading}>
+          Next page
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** The rows a table page shows around its items: loading, an error, nothing found, and
+ * the "Load more" that asks for the page after it. */
+export function PageStateRows({
+  columns,
+  what,
+  loading,
+  error,
+  empty,
+  next,
+  onMore,
+}: {
+  columns: number;
+  what: string;
+  loading: boolean;
+  error?: CombinedError;
+  empty: string | null;
+  next: string | null;
+  onMore?: (cursor: string) => void;
+}) {
+  const row = (content: ReactNode) => (
+    <tr>
+      <td colSpan={columns}>{content}</td>
+    </tr>
+  );
+  return (
+    <>
+      {loading && row(<Loading what={what} />)}
+      {error && row(<ErrorText error={error} />)}
+      {empty && row(<Empty>{empty}</Empty>)}
+      {next && onMore && row(<More hasNext loading={false} onMore={() => onMore(next)} />)}
+    </>
+  );
+}

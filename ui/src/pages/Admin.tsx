@@ -6,7 +6,7 @@ import { currentUser, subscribe } from "../auth";
 import { graphql } from "../gql";
 import type { AuditKind, UserRole } from "../gql/graphql";
 import { when } from "../format";
-import { Badge, ConfirmButton, Empty, ErrorText, Loading, More } from "../ui";
+import { Badge, ConfirmButton, Empty, ErrorText, Loading, Pager } from "../ui";
 
 const UsersDocument = graphql(`
   query AdminUsers($after: String, $search: String) {
@@ -178,7 +178,13 @@ function Users() {
         </table>
       )}
       {data?.users.nodes.length === 0 && <Empty>No user matches.</Empty>}
-      <More hasNext={!!data?.users.pageInfo.hasNextPage} loading={fetching} onMore={() => setAfter(data?.users.pageInfo.endCursor ?? null)} />
+      <Pager
+        hasNext={!!data?.users.pageInfo.hasNextPage}
+        isFirst={after === null}
+        loading={fetching}
+        onNext={() => setAfter(data?.users.pageInfo.endCursor ?? null)}
+        onFirst={() => setAfter(null)}
+      />
     </>
   );
 }
@@ -304,10 +310,12 @@ function Audit() {
           </tbody>
         </table>
       )}
-      <More
+      <Pager
         hasNext={!!data?.auditEvents.pageInfo.hasNextPage}
+        isFirst={after === null}
         loading={fetching}
-        onMore={() => setAfter(data?.auditEvents.pageInfo.endCursor ?? null)}
+        onNext={() => setAfter(data?.auditEvents.pageInfo.endCursor ?? null)}
+        onFirst={() => setAfter(null)}
       />
     </>
   );

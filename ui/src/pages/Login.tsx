@@ -3,6 +3,7 @@ import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { post, signedIn } from "../auth";
 import { describe } from "../errors";
 import { graphql } from "../gql";
+import type { AuthPayloadFieldsFragment } from "../gql/graphql";
 
 const LoginDocument = graphql(`
   mutation Login($input: LoginInput!) {
@@ -30,6 +31,34 @@ function useAfterSignIn() {
   return () => navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : "/projects", { replace: true });
 }
 
+/** Submits a sign-in or registration, keeps the pair on success, says why on failure. */
+function useAuthForm(send: () => Promise<AuthAnswer>) {
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const done = useAfterSignIn();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError("");
+    try {
+      const res = await send();
+      if (res.payload) {
+        signedIn(res.payload);
+        done();
+      } else {
+        setError(failure(res.errors));
+      }
+    } catch {
+      setError(describe({ code: "NETWORK", message: "" }));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, busy, submit };
+}
+
+type AuthAnswer = { payload?: AuthPayloadFieldsFragment; errors?: Failure[] };
+
 type Failure = { message: string; extensions?: { code?: string } } | undefined;
 
 function failure(errors: Failure[] | undefined): string {
@@ -43,33 +72,16 @@ function failure(errors: Failure[] | undefined): string {
 export function LoginPage() {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const done = useAfterSignIn();
+  const { error, busy, submit } = useAuthForm(async () => {
+    const res = await post(LoginDocument, { input: { email, password } });
+    return { payload: res.data?.login, errors: res.errors };
+  });
   const [registrationOpen, setRegistrationOpen] = useState(false);
   useEffect(() => {
     post(RegistrationOpenDocument, {})
       .then((res) => setRegistrationOpen(res.data?.registrationOpen === true))
       .catch(() => setRegistrationOpen(false));
   }, []);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
-      const res = await post(LoginDocument, { input: { email, password } });
-      if (res.data) {
-        signedIn(res.data.login);
-        done();
-      } else {
-        setError(failure(res.errors));
-      }
-    } catch {
-      setError(describe({ code: "NETWORK", message: "" }));
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <section className="narrow">
       <h1>Sign in to Maestro</h1>
@@ -114,27 +126,10 @@ export function RegisterPage() {
   const [email, setEmail] = useState("");
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const done = useAfterSignIn();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
-      const res = await post(RegisterDocument, { input: { email, name, password } });
-      if (res.data) {
-        signedIn(res.data.register);
-        done();
-      } else {
-        setError(failure(res.errors));
-      }
-    } catch {
-      setError(describe({ code: "NETWORK", message: "" }));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { error, busy, submit } = useAuthForm(async () => {
+    const res = await post(RegisterDocument, { input: { email, name, password } });
+    return { payload: res.data?.register, errors: res.errors };
+  });
   return (
     <section className="narrow">
       <h1>Create an account</h1>

@@ -6,7 +6,7 @@ import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { ModelStage } from "../gql/graphql";
 import { when } from "../format";
-import { Badge, ConfirmButton, Empty, ErrorText, Loading, More } from "../ui";
+import { Badge, ConfirmButton, Empty, ErrorText, Loading, Pager } from "../ui";
 
 const ModelDocument = graphql(`
   query Model($id: ID!, $after: String) {
@@ -109,7 +109,13 @@ export function ModelPage() {
           </tbody>
         </table>
       )}
-      <More hasNext={model.versions.pageInfo.hasNextPage} loading={fetching} onMore={() => setAfter(model.versions.pageInfo.endCursor ?? null)} />
+      <Pager
+        hasNext={model.versions.pageInfo.hasNextPage}
+        isFirst={after === null}
+        loading={fetching}
+        onNext={() => setAfter(model.versions.pageInfo.endCursor ?? null)}
+        onFirst={() => setAfter(null)}
+      />
 
       <h2>Aliases</h2>
       {model.aliases.length === 0 ? (

@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { useQuery } from "urql";
 import { graphql } from "../gql";
 import { when } from "../format";
-import { Badge, Empty, ErrorText, Loading, More } from "../ui";
+import { Badge, PageStateRows } from "../ui";
 
 const ModelsDocument = graphql(`
   query Models($first: Int!, $after: String, $search: String) {
@@ -71,27 +71,6 @@ function ModelRows({ after, search, onMore }: { after: string | null; search: st
   const page = data?.models;
   return (
     <tbody>
-      {fetching && !page && (
-        <tr>
-          <td colSpan={5}>
-            <Loading what="models" />
-          </td>
-        </tr>
-      )}
-      {error && (
-        <tr>
-          <td colSpan={5}>
-            <ErrorText error={error} />
-          </td>
-        </tr>
-      )}
-      {page && page.nodes.length === 0 && !after && (
-        <tr>
-          <td colSpan={5}>
-            <Empty>{search ? "No model matches." : "No models registered yet: register one from a project."}</Empty>
-          </td>
-        </tr>
-      )}
       {page?.nodes.map((m) => (
         <tr key={m.id}>
           <td>
@@ -114,13 +93,15 @@ function ModelRows({ after, search, onMore }: { after: string | null; search: st
           <td>{when(m.updatedAt)}</td>
         </tr>
       ))}
-      {page?.pageInfo.hasNextPage && onMore && (
-        <tr>
-          <td colSpan={5}>
-            <More hasNext loading={fetching} onMore={() => onMore(page.pageInfo.endCursor!)} />
-          </td>
-        </tr>
-      )}
+      <PageStateRows
+        columns={5}
+        what="models"
+        loading={fetching && !page}
+        error={error}
+        empty={page && page.nodes.length === 0 && !after ? search ? "No model matches." : "No models registered yet: register one from a project." : null}
+        next={page?.pageInfo.hasNextPage ? (page.pageInfo.endCursor ?? null) : null}
+        onMore={onMore}
+      />
     </tbody>
   );
 }

@@ -1,10 +1,11 @@
 import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useMutation, useQuery } from "urql";
+import type { CombinedError } from "@urql/core";
 import { graphql } from "../gql";
 import type { ProjectRole } from "../gql/graphql";
 import { when } from "../format";
-import { ConfirmButton, Empty, ErrorText, Loading, More } from "../ui";
+import { ConfirmButton, Empty, ErrorText, Loading, Pager } from "../ui";
 
 const ProjectDocument = graphql(`
   query Project($id: ID!, $experimentsAfter: String, $modelsAfter: String) {
@@ -99,10 +100,12 @@ export function ProjectPage() {
               ))}
             </ul>
           )}
-          <More
+          <Pager
             hasNext={project.experiments.pageInfo.hasNextPage}
+            isFirst={experimentsAfter === null}
             loading={fetching}
-            onMore={() => setExperimentsAfter(project.experiments.pageInfo.endCursor ?? null)}
+            onNext={() => setExperimentsAfter(project.experiments.pageInfo.endCursor ?? null)}
+            onFirst={() => setExperimentsAfter(null)}
           />
         </div>
         <div>
@@ -123,10 +126,12 @@ export function ProjectPage() {
               ))}
             </ul>
           )}
-          <More
+          <Pager
             hasNext={project.models.pageInfo.hasNextPage}
+            isFirst={modelsAfter === null}
             loading={fetching}
-            onMore={() => setModelsAfter(project.models.pageInfo.endCursor ?? null)}
+            onNext={() => setModelsAfter(project.models.pageInfo.endCursor ?? null)}
+            onFirst={() => setModelsAfter(null)}
           />
         </div>
       </div>
@@ -246,52 +251,66 @@ function AddMember({ projectId, onAdded }: { projectId: string; onAdded: () => v
   );
 }
 
-function CreateExperiment({ projectId, onCreated }: { projectId: string; onCreated: () => void }) {
+/** A one-field form that creates something named in the project. */
+function CreateNamed({
+  label,
+  action,
+  create,
+  onCreated,
+}: {
+  label: string;
+  action: string;
+  create: (name: string) => Promise<{ error?: CombinedError }>;
+  onCreated: () => void;
+}) {
   const [name, setName] = useState("");
-  const [result, create] = useMutation(CreateExperimentDocument);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<CombinedError | undefined>();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const res = await create({ input: { projectId, name } });
+    setBusy(true);
+    const res = await create(name);
+    setBusy(false);
+    setError(res.error);
     if (!res.error) {
       setName("");
       onCreated();
     }
   };
   return (
-    <form onSubmit={submit} className="inline-form" aria-label="New experiment">
+    <form onSubmit={submit} className="inline-form" aria-label={action}>
       <label>
-        Experiment name
+        {label}
         <input required value={name} onChange={(e) => setName(e.target.value)} />
       </label>
-      <button type="submit" disabled={result.fetching}>
-        Create experiment
+      <button type="submit" disabled={busy}>
+        {action}
       </button>
-      <ErrorText error={result.error} />
+      <ErrorText error={error} />
     </form>
   );
 }
 
-function CreateModel({ projectId, onCreated }: { projectId: string; onCreated: () => void }) {
-  const [name, setName] = useState("");
-  const [result, create] = useMutation(CreateModelDocument);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    const res = await create({ input: { projectId, name } });
-    if (!res.error) {
-      setName("");
-      onCreated();
-    }
-  };
+function CreateExperiment({ projectId, onCreated }: { projectId: string; onCreated: () => void }) {
+  const [, create] = useMutation(CreateExperimentDocument);
   return (
-    <form onSubmit={submit} className="inline-form" aria-label="New model">
-      <label>
-        Model name
-        <input required value={name} onChange={(e) => setName(e.target.value)} />
-      </label>
-      <button type="submit" disabled={result.fetching}>
-        Register model
-      </button>
-      <ErrorText error={result.error} />
-    </form>
+    <CreateNamed
+      label="Experiment name"
+      action="Create experiment"
+      create={(name) => create({ input: { projectId, name } })}
+      onCreated={onCreated}
+    />
+  );
+}
+
+function CreateModel({ projectId, onCreated }: { projectId: string; onCreated: () => void }) {
+  const [, create] = useMutation(CreateModelDocument);
+  return (
+    <CreateNamed
+      label="Model name"
+      action="Register model"
+      create={(name) => create({ input: { projectId, name } })}
+      onCreated={onCreated}
+    />
   );
 }

@@ -3,7 +3,7 @@ import { Link, useNavigate } from "react-router-dom";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import { when } from "../format";
-import { Empty, ErrorText, Loading, More } from "../ui";
+import { ErrorText, PageStateRows } from "../ui";
 
 const ProjectsDocument = graphql(`
   query Projects($first: Int!, $after: String, $search: String) {
@@ -80,27 +80,6 @@ function ProjectRows({
   const page = data?.projects;
   return (
     <tbody>
-      {fetching && !page && (
-        <tr>
-          <td colSpan={4}>
-            <Loading what="projects" />
-          </td>
-        </tr>
-      )}
-      {error && (
-        <tr>
-          <td colSpan={4}>
-            <ErrorText error={error} />
-          </td>
-        </tr>
-      )}
-      {page && page.nodes.length === 0 && !after && (
-        <tr>
-          <td colSpan={4}>
-            <Empty>{search ? "No project matches." : "No projects yet: create the first one."}</Empty>
-          </td>
-        </tr>
-      )}
       {page?.nodes.map((p) => (
         <tr key={p.id}>
           <td>
@@ -111,13 +90,15 @@ function ProjectRows({
           <td>{when(p.createdAt)}</td>
         </tr>
       ))}
-      {page?.pageInfo.hasNextPage && onMore && (
-        <tr>
-          <td colSpan={4}>
-            <More hasNext loading={fetching} onMore={() => onMore(page.pageInfo.endCursor!)} />
-          </td>
-        </tr>
-      )}
+      <PageStateRows
+        columns={4}
+        what="projects"
+        loading={fetching && !page}
+        error={error}
+        empty={page && page.nodes.length === 0 && !after ? search ? "No project matches." : "No projects yet: create the first one." : null}
+        next={page?.pageInfo.hasNextPage ? (page.pageInfo.endCursor ?? null) : null}
+        onMore={onMore}
+      />
     </tbody>
   );
 }
