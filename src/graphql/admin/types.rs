@@ -24,6 +24,7 @@ impl AuditEvent {
     }
 }
 
+/// One entry of the audit log: who did what, to whom, where and when.
 #[Object]
 impl AuditEvent {
     /// The event's id.
