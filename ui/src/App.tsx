@@ -29,7 +29,6 @@ export function App() {
   const client = useMemo(
     () => makeClient(() => navigate("/login", { replace: true })),
     // One client per signed-in user: nothing cached crosses accounts.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [user?.id],
   );
 

@@ -35,7 +35,8 @@ export function ComparePage() {
   const [params] = useSearchParams();
   const ids = (params.get("runs") ?? "").split(",").map((s) => s.trim()).filter(Boolean).slice(0, MAX_COMPARED);
   if (ids.length === 0) return <Empty>Choose runs to compare from an experiment's runs table.</Empty>;
-  return <Comparison ids={ids} />;
+  // Keyed by the runs: a new set mounts afresh, so each run keeps its own query hook.
+  return <Comparison key={ids.join(",")} ids={ids} />;
 }
 
 function useRun(id: string) {
@@ -43,8 +44,8 @@ function useRun(id: string) {
 }
 
 function Comparison({ ids }: { ids: string[] }) {
-  // A fixed number of hooks per render: the ids come from the URL and change with it.
-  const results = ids.map((id) => ({ id, ...useRun(id) })); // eslint-disable-line react-hooks/rules-of-hooks
+  // One query hook per run; the parent's key keeps their number fixed for this instance.
+  const results = ids.map((id) => ({ id, ...useRun(id) }));
   const loading = results.some((r) => r.fetching && !r.data);
   const error = results.find((r) => r.error)?.error;
   const runs = results.flatMap((r) => (r.data?.run ? [r.data.run] : []));
@@ -102,7 +103,7 @@ function Comparison({ ids }: { ids: string[] }) {
       <h2>Charts</h2>
       <div className="charts">
         {metricKeys.map((k) => (
-          <Overlay key={k} metricKey={k} runIds={runs.map((r) => r.id)} />
+          <Overlay key={`${k}:${runs.map((r) => r.id).join(",")}`} metricKey={k} runIds={runs.map((r) => r.id)} />
         ))}
       </div>
     </section>
@@ -114,12 +115,12 @@ function useHistory(id: string, key: string) {
 }
 
 function Overlay({ metricKey, runIds }: { metricKey: string; runIds: string[] }) {
-  const results = runIds.map((id) => useHistory(id, metricKey)); // eslint-disable-line react-hooks/rules-of-hooks
+  // One query hook per run; the key given by the parent keeps their number fixed.
+  const results = runIds.map((id) => useHistory(id, metricKey));
   const ready = results.every((r) => r.data || r.error);
   const data = results.map((r) => r.data?.run);
   const series: Series[] = useMemo(
     () => data.flatMap((run) => (run && run.metricHistorySampled.length > 0 ? [{ label: run.name, points: run.metricHistorySampled }] : [])),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [ready, ...data],
   );
   if (!ready) return <Loading what={metricKey} />;
