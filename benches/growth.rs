@@ -282,5 +282,7 @@ async fn plans(database_url: &str, probe: Uuid) {
             timestamp: chrono::Utc::now(),
         })
         .collect();
-    runs::log_metrics(&explained, probe, &points).await.unwrap();
+    runs::log_metrics(&explained, probe, None, &points)
+        .await
+        .unwrap();
 }

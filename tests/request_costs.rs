@@ -168,3 +168,55 @@ async fn a_model_read_costs_one_statement_per_relation() {
     // however many versions.
     assert_eq!(body["extensions"]["sqlStatements"], 4, "{body}");
 }
+
+#[tokio::test]
+async fn logging_metrics_costs_one_statement_where_the_credential_proves_the_role() {
+    let app = TestApp::spawn().await;
+    app.register(&unique_email("admin")).await;
+    let owner = app.register(&unique_email("owner")).await;
+    let project = app.create_project(&owner.access, "p").await;
+    let experiment = app.create_experiment(&owner.access, &project, "e").await;
+    let run = app.create_run(&owner.access, &experiment, "r").await;
+    let log = "mutation($r: ID!, $v: Float!) { logMetrics(runId: $r, metrics: [{ key: \"loss\", value: $v, step: 1 }]) }";
+    let (_, body) = app
+        .gql_raw(Some(&owner.access), log, json!({ "r": run, "v": 0.5 }))
+        .await;
+    assert_eq!(body["data"]["logMetrics"], 1, "{body}");
+    // The run's project was among the writable ones the credential carried: the insert
+    // alone, no run or role lookup.
+    assert_eq!(body["extensions"]["sqlStatements"], 1, "{body}");
+
+    // A VIEWER is refused and nothing is written; a stranger does not learn the run exists.
+    let viewer_email = unique_email("viewer");
+    let viewer = app.register(&viewer_email).await;
+    app.add_member(&owner.access, &project, &viewer_email, "VIEWER")
+        .await;
+    let viewer = common::Session::from_payload(
+        &app.login(&viewer_email, common::PASSWORD).await.1["data"]["login"],
+    );
+    let refused = app
+        .gql_err(Some(&viewer.access), log, json!({ "r": run, "v": 9.0 }))
+        .await;
+    assert_eq!(refused, "FORBIDDEN");
+    let stranger = app.register(&unique_email("stranger")).await;
+    let hidden = app
+        .gql_err(Some(&stranger.access), log, json!({ "r": run, "v": 9.0 }))
+        .await;
+    assert_eq!(hidden, "NOT_FOUND");
+    let latest = app
+        .gql(
+            Some(&owner.access),
+            "query($r: ID!) { run(id: $r) { latestMetrics { value } metricHistory(key: \"loss\") { totalCount } } }",
+            json!({ "r": run }),
+        )
+        .await;
+    assert_eq!(latest["run"]["latestMetrics"][0]["value"], 0.5);
+    assert_eq!(latest["run"]["metricHistory"]["totalCount"], 1);
+
+    // Invalid points on a hidden run: the run's absence is what the caller hears first.
+    let invalid = "mutation($r: ID!) { logMetrics(runId: $r, metrics: [{ key: \"\", value: 1 }]) }";
+    let code = app
+        .gql_err(Some(&stranger.access), invalid, json!({ "r": run }))
+        .await;
+    assert_eq!(code, "NOT_FOUND");
+}

@@ -26,6 +26,18 @@ pub struct Principal {
     pub project_roles: Vec<(Uuid, ProjectRole)>,
 }
 
+/// How many memberships the credential's statement reads (`LIMIT 200` in
+/// `db::users::find_by_live_session` and `db::api_tokens::authenticate`).
+pub const ROLES_READ_WITH_CREDENTIAL: usize = 200;
+
+/// Where a caller may write; see [`Principal::writable_projects`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Writable {
+    Everywhere,
+    Only(Vec<Uuid>),
+    Unknown,
+}
+
 impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role == UserRole::Admin
@@ -45,6 +57,26 @@ impl Principal {
             Err(AppError::Forbidden(
                 "only an administrator may do this".into(),
             ))
+        }
+    }
+
+    /// Where the caller may write, as far as the credential's own statement tells: every
+    /// project for an ADMIN; the projects where the caller is EDITOR or OWNER when all of
+    /// their memberships were read with the credential; unknown when there may be more
+    /// (the role loader decides then).
+    pub fn writable_projects(&self) -> Writable {
+        if self.is_admin() {
+            Writable::Everywhere
+        } else if self.project_roles.len() >= ROLES_READ_WITH_CREDENTIAL {
+            Writable::Unknown
+        } else {
+            Writable::Only(
+                self.project_roles
+                    .iter()
+                    .filter(|(_, role)| *role >= ProjectRole::Editor)
+                    .map(|(id, _)| *id)
+                    .collect(),
+            )
         }
     }
 

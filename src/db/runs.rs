@@ -271,33 +271,46 @@ pub async fn set_tags(db: &PgPool, run_id: Uuid, tags: &[(String, String)]) -> A
 /// Appends metric points to the history and moves each key's latest value forward (by
 /// step, then timestamp) — one statement, so all or nothing.
 #[tracing::instrument(skip(db, points), fields(points = points.len()))]
-pub async fn log_metrics(db: &PgPool, run_id: Uuid, points: &[NewPoint]) -> AppResult<u64> {
+/// Appends the points to the run's history and moves its latest values forward, in one
+/// statement, when the run exists and (with `writable`) lies in one of those projects;
+/// returns whether it did. `None` means the caller was authorized already.
+pub async fn log_metrics(
+    db: &PgPool,
+    run_id: Uuid,
+    writable: Option<&[Uuid]>,
+    points: &[NewPoint],
+) -> AppResult<bool> {
     let keys: Vec<&str> = points.iter().map(|p| p.key.as_str()).collect();
     let values: Vec<f64> = points.iter().map(|p| p.value).collect();
     let steps: Vec<i64> = points.iter().map(|p| p.step).collect();
     let stamps: Vec<DateTime<Utc>> = points.iter().map(|p| p.timestamp).collect();
-    sqlx::query!(
-        "WITH input AS (
+    let found = sqlx::query_scalar!(
+        r#"WITH target AS (
+             SELECT id FROM runs WHERE id = $1 AND ($6::uuid[] IS NULL OR project_id = ANY($6))),
+         input AS (
              SELECT * FROM unnest($2::text[], $3::float8[], $4::int8[], $5::timestamptz[])
                  WITH ORDINALITY AS t(key, value, step, ts, n)),
          history AS (
              INSERT INTO metric_points (run_id, key, value, step, timestamp)
-             SELECT $1, key, value, step, ts FROM input ORDER BY n)
-         INSERT INTO latest_metrics AS l (run_id, key, value, step, timestamp)
-         SELECT DISTINCT ON (key) $1, key, value, step, ts FROM input
-         ORDER BY key, step DESC, ts DESC, n DESC
-         ON CONFLICT (run_id, key) DO UPDATE
-             SET value = EXCLUDED.value, step = EXCLUDED.step, timestamp = EXCLUDED.timestamp
-             WHERE (EXCLUDED.step, EXCLUDED.timestamp) >= (l.step, l.timestamp)",
+             SELECT target.id, key, value, step, ts FROM target, input ORDER BY n),
+         latest AS (
+             INSERT INTO latest_metrics AS l (run_id, key, value, step, timestamp)
+             SELECT DISTINCT ON (key) target.id, key, value, step, ts FROM target, input
+             ORDER BY key, step DESC, ts DESC, n DESC
+             ON CONFLICT (run_id, key) DO UPDATE
+                 SET value = EXCLUDED.value, step = EXCLUDED.step, timestamp = EXCLUDED.timestamp
+                 WHERE (EXCLUDED.step, EXCLUDED.timestamp) >= (l.step, l.timestamp))
+         SELECT EXISTS (SELECT 1 FROM target) AS "found!""#,
         run_id,
         &keys as &[&str],
         &values,
         &steps,
         &stamps,
+        writable,
     )
-    .execute(db)
+    .fetch_one(db)
     .await?;
-    Ok(points.len() as u64)
+    Ok(found)
 }
 
 #[tracing::instrument(skip(db))]
