@@ -188,7 +188,7 @@ async fn logging_metrics_costs_one_statement_where_the_credential_proves_the_rol
 
     // A VIEWER is refused and nothing is written; a stranger does not learn the run exists.
     let viewer_email = unique_email("viewer");
-    let viewer = app.register(&viewer_email).await;
+    app.register(&viewer_email).await;
     app.add_member(&owner.access, &project, &viewer_email, "VIEWER")
         .await;
     let viewer = common::Session::from_payload(
