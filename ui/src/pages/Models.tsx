@@ -1,6 +1,6 @@
-import { useState } from "react";
 import { Link } from "react-router-dom";
 import { useQuery } from "urql";
+import { SearchedPages, type PageRowsProps } from "../components/SearchedPages";
 import { graphql } from "../gql";
 import { when } from "../format";
 import { Badge, PageStateRows } from "../ui";
@@ -24,46 +24,15 @@ const ModelsDocument = graphql(`
 `);
 
 export function ModelsPage() {
-  const [search, setSearch] = useState("");
-  const [pages, setPages] = useState<(string | null)[]>([null]);
   return (
     <section>
       <h1>Model registry</h1>
-      <label className="search">
-        Search models by name
-        <input
-          type="search"
-          value={search}
-          onChange={(e) => {
-            setSearch(e.target.value);
-            setPages([null]);
-          }}
-        />
-      </label>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Model</th>
-            <th scope="col">Project</th>
-            <th scope="col">Latest version</th>
-            <th scope="col">Aliases</th>
-            <th scope="col">Updated</th>
-          </tr>
-        </thead>
-        {pages.map((after, i) => (
-          <ModelRows
-            key={after ?? "first"}
-            after={after}
-            search={search}
-            onMore={i === pages.length - 1 ? (c) => setPages([...pages, c]) : undefined}
-          />
-        ))}
-      </table>
+      <SearchedPages searchLabel="Search models by name" headers={["Model", "Project", "Latest version", "Aliases", "Updated"]} Rows={ModelRows} />
     </section>
   );
 }
 
-function ModelRows({ after, search, onMore }: { after: string | null; search: string; onMore?: (c: string) => void }) {
+function ModelRows({ after, search, onMore }: PageRowsProps) {
   const [{ data, fetching, error }] = useQuery({
     query: ModelsDocument,
     variables: { first: 50, after, search: search.trim() || null },

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { useMutation, useQuery } from "urql";
+import { SearchedPages, type PageRowsProps } from "../components/SearchedPages";
 import { graphql } from "../gql";
 import { when } from "../format";
 import { ErrorText, PageStateRows } from "../ui";
@@ -22,57 +23,18 @@ const CreateProjectDocument = graphql(`
 `);
 
 export function ProjectsPage() {
-  const [search, setSearch] = useState("");
-  const [pages, setPages] = useState<(string | null)[]>([null]);
   return (
     <section>
       <div className="title-row">
         <h1>Projects</h1>
         <CreateProject />
       </div>
-      <label className="search">
-        Search projects
-        <input
-          type="search"
-          value={search}
-          placeholder="Name or description"
-          onChange={(e) => {
-            setSearch(e.target.value);
-            setPages([null]);
-          }}
-        />
-      </label>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Description</th>
-            <th scope="col">Your role</th>
-            <th scope="col">Created</th>
-          </tr>
-        </thead>
-        {pages.map((after, i) => (
-          <ProjectRows
-            key={after ?? "first"}
-            after={after}
-            search={search}
-            onMore={i === pages.length - 1 ? (c) => setPages([...pages, c]) : undefined}
-          />
-        ))}
-      </table>
+      <SearchedPages searchLabel="Search projects" placeholder="Name or description" headers={["Name", "Description", "Your role", "Created"]} Rows={ProjectRows} />
     </section>
   );
 }
 
-function ProjectRows({
-  after,
-  search,
-  onMore,
-}: {
-  after: string | null;
-  search: string;
-  onMore?: (cursor: string) => void;
-}) {
+function ProjectRows({ after, search, onMore }: PageRowsProps) {
   const [{ data, fetching, error }] = useQuery({
     query: ProjectsDocument,
     variables: { first: 50, after, search: search.trim() || null },
