@@ -269,11 +269,10 @@ pub async fn set_tags(db: &PgPool, run_id: Uuid, tags: &[(String, String)]) -> A
 }
 
 /// Appends metric points to the history and moves each key's latest value forward (by
-/// step, then timestamp) — one statement, so all or nothing.
+/// step, then timestamp) — one statement, so all or nothing — when the run exists and
+/// (with `writable`) lies in one of those projects; returns whether it wrote. `None` means
+/// the caller was authorized already.
 #[tracing::instrument(skip(db, points), fields(points = points.len()))]
-/// Appends the points to the run's history and moves its latest values forward, in one
-/// statement, when the run exists and (with `writable`) lies in one of those projects;
-/// returns whether it did. `None` means the caller was authorized already.
 pub async fn log_metrics(
     db: &PgPool,
     run_id: Uuid,
