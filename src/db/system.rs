@@ -4,12 +4,22 @@ use sqlx::PgPool;
 
 use crate::error::AppResult;
 
+// Served as is to ADMINs as `SystemStatus.counts`.
+/// What the database holds.
+#[derive(async_graphql::SimpleObject)]
+#[graphql(name = "SystemCounts")]
 pub struct Counts {
+    /// Accounts, disabled ones included.
     pub users: i64,
+    /// Projects.
     pub projects: i64,
+    /// Runs.
     pub runs: i64,
+    /// Metric points: exact up to 1,000,000, PostgreSQL's estimate above.
     pub metric_points: i64,
+    /// Artifacts, in any state.
     pub artifacts: i64,
+    /// Objects queued for deletion from the object store.
     pub pending_object_deletions: i64,
 }
 
@@ -17,7 +27,8 @@ pub struct Counts {
 /// a million (the count's subquery then runs; above, the estimate is the answer).
 #[tracing::instrument(skip(db))]
 pub async fn counts(db: &PgPool) -> AppResult<Counts> {
-    let row = sqlx::query!(
+    let counts = sqlx::query_as!(
+        Counts,
         r#"SELECT (SELECT count(*) FROM users) AS "users!",
                 (SELECT count(*) FROM projects) AS "projects!",
                 (SELECT count(*) FROM runs) AS "runs!",
@@ -29,12 +40,5 @@ pub async fn counts(db: &PgPool) -> AppResult<Counts> {
     )
     .fetch_one(db)
     .await?;
-    Ok(Counts {
-        users: row.users,
-        projects: row.projects,
-        runs: row.runs,
-        metric_points: row.metric_points,
-        artifacts: row.artifacts,
-        pending_object_deletions: row.pending_object_deletions,
-    })
+    Ok(counts)
 }

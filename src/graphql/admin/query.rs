@@ -5,9 +5,7 @@ use async_graphql::{Context, Object};
 use crate::cache::CacheHealth;
 use crate::db;
 use crate::error::AppResult;
-use crate::graphql::admin::types::{
-    AuditEvent, AuditEventFilter, ServiceState, SystemCounts, SystemStatus,
-};
+use crate::graphql::admin::types::{AuditEvent, AuditEventFilter, ServiceState, SystemStatus};
 use crate::graphql::connection::{
     CursorKey, Page, TotalCount, build_page, decode_id_cursor, page_size, wants_total,
 };
@@ -72,17 +70,7 @@ impl AdminQuery {
             }
         };
         let counts = if checks.database {
-            db::system::counts(&state.db)
-                .await
-                .ok()
-                .map(|c| SystemCounts {
-                    users: c.users,
-                    projects: c.projects,
-                    runs: c.runs,
-                    metric_points: c.metric_points,
-                    artifacts: c.artifacts,
-                    pending_object_deletions: c.pending_object_deletions,
-                })
+            db::system::counts(&state.db).await.ok()
         } else {
             None
         };

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::principal::Principal;
 use crate::db::audit::{AuditKind, EventRow};
+use crate::db::system::Counts;
 use crate::error::AppResult;
 use crate::graphql::access::loader;
 use crate::graphql::account::types::User;
@@ -117,22 +118,5 @@ pub struct SystemStatus {
     /// Seconds since this server started.
     pub uptime_seconds: i64,
     /// What the database holds; null while the database is down.
-    pub counts: Option<SystemCounts>,
-}
-
-/// What the database holds.
-#[derive(SimpleObject)]
-pub struct SystemCounts {
-    /// Accounts, disabled ones included.
-    pub users: i64,
-    /// Projects.
-    pub projects: i64,
-    /// Runs.
-    pub runs: i64,
-    /// Metric points: exact up to 1,000,000, PostgreSQL's estimate above.
-    pub metric_points: i64,
-    /// Artifacts, in any state.
-    pub artifacts: i64,
-    /// Objects queued for deletion from the object store.
-    pub pending_object_deletions: i64,
+    pub counts: Option<Counts>,
 }
