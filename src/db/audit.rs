@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::db::enum_name;
 use crate::error::AppResult;
 
 /// What happened. Stored as text; new kinds are appended, never renamed.
@@ -134,7 +135,7 @@ pub async fn page(
     before: Option<Uuid>,
     limit: i64,
 ) -> AppResult<Vec<EventRow>> {
-    let kinds: Vec<String> = kinds.iter().map(|k| name(*k).to_owned()).collect();
+    let kinds = stored(kinds);
     let rows = sqlx::query_as!(
         EventRow,
         r#"SELECT id, at, kind AS "kind: AuditKind", actor_id, actor_email, subject_id, project_id,
@@ -157,7 +158,7 @@ pub async fn page(
 
 #[tracing::instrument(skip(db))]
 pub async fn count(db: &PgPool, user: Option<Uuid>, kinds: &[AuditKind]) -> AppResult<i64> {
-    let kinds: Vec<String> = kinds.iter().map(|k| name(*k).to_owned()).collect();
+    let kinds = stored(kinds);
     let n = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM audit_events
          WHERE ($1::uuid IS NULL OR actor_id = $1 OR subject_id = $1)
@@ -170,11 +171,7 @@ pub async fn count(db: &PgPool, user: Option<Uuid>, kinds: &[AuditKind]) -> AppR
     Ok(n)
 }
 
-/// An enum value's GraphQL name (`ADMIN`, `SIGN_IN`), which is also how the `sqlx::Type`
-/// derives store it.
-pub fn name<T: async_graphql::resolver_utils::EnumType>(value: T) -> &'static str {
-    T::items()
-        .iter()
-        .find(|item| item.value == value)
-        .map_or("", |item| item.name)
+/// The kinds as stored, for `kind = ANY(…)`.
+fn stored(kinds: &[AuditKind]) -> Vec<String> {
+    kinds.iter().map(|k| enum_name(*k).to_owned()).collect()
 }

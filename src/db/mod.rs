@@ -13,6 +13,15 @@ pub mod sessions;
 pub mod system;
 pub mod users;
 
+/// An enum value's GraphQL name (`ADMIN`, `RUNNING`), which is also how the
+/// `sqlx::Type` derives (`SCREAMING_SNAKE_CASE`) store it.
+pub fn enum_name<T: async_graphql::resolver_utils::EnumType>(value: T) -> &'static str {
+    T::items()
+        .iter()
+        .find(|item| item.value == value)
+        .map_or("", |item| item.name)
+}
+
 /// Free-form string tags of experiments and models, stored as a JSON object.
 pub type KeyValues = std::collections::BTreeMap<String, String>;
 

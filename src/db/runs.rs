@@ -33,17 +33,6 @@ pub enum RunStatus {
     Killed,
 }
 
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "RUNNING",
-            RunStatus::Finished => "FINISHED",
-            RunStatus::Failed => "FAILED",
-            RunStatus::Killed => "KILLED",
-        }
-    }
-}
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RunRow {
     pub id: Uuid,
@@ -160,7 +149,7 @@ pub async fn update(
                      started_at, ended_at, created_by, created_at"#,
         id,
         name,
-        status.map(RunStatus::as_str),
+        status.map(crate::db::enum_name),
     )
     .fetch_optional(db)
     .await?;

@@ -182,7 +182,7 @@ fn push_text_match(qb: &mut QueryBuilder<Postgres>, matches: &TextMatch) {
 fn push_condition(qb: &mut QueryBuilder<Postgres>, c: &Condition) {
     match c {
         Condition::Status(statuses) => {
-            let s: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+            let s: Vec<&str> = statuses.iter().map(|s| crate::db::enum_name(*s)).collect();
             qb.push("r.status = ANY(");
             qb.push_bind(s.into_iter().map(str::to_string).collect::<Vec<_>>());
             qb.push(")");

@@ -5,7 +5,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::auth::{jwt, login_limits, password, secrets};
-use crate::db::audit::{self, AuditKind, NewEvent};
+use crate::db::audit::{AuditKind, NewEvent};
 use crate::db::users::{NewUser, UserRow};
 use crate::db::{self, sessions::Rotation};
 use crate::error::{AppError, AppResult};
@@ -79,7 +79,7 @@ impl AccountMutation {
         tracing::info!(user_id = %user.id, role = ?user.role, "registered");
         let event = NewEvent::new(
             AuditKind::Registered,
-            format!("registered as {}", audit::name(user.role)),
+            format!("registered as {}", db::enum_name(user.role)),
         )
         .by(user.id)
         .email(&email);
@@ -267,7 +267,7 @@ impl AccountMutation {
         let mut scopes: Vec<String> = input
             .scopes
             .iter()
-            .map(|s| s.as_str().to_string())
+            .map(|s| db::enum_name(*s).to_string())
             .collect();
         scopes.sort();
         scopes.dedup();
@@ -350,8 +350,8 @@ impl AccountMutation {
             let summary = format!(
                 "{}: role {} → {}",
                 user.email,
-                audit::name(before),
-                audit::name(role)
+                db::enum_name(before),
+                db::enum_name(role)
             );
             let event = NewEvent::new(AuditKind::UserRoleChanged, summary)
                 .by(p.user_id)

@@ -97,13 +97,6 @@ pub enum ApiTokenScope {
 }
 
 impl ApiTokenScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApiTokenScope::Read => "READ",
-            ApiTokenScope::Write => "WRITE",
-        }
-    }
-
     fn parse(s: &str) -> Option<Self> {
         match s {
             "READ" => Some(ApiTokenScope::Read),

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object};
 use uuid::Uuid;
 
 use crate::db;
-use crate::db::audit::{self, AuditKind, NewEvent};
+use crate::db::audit::{AuditKind, NewEvent};
 use crate::db::models::ModelStage;
 use crate::db::projects::ProjectRole;
 use crate::error::{AppError, AppResult};
@@ -151,7 +151,7 @@ impl ModelMutation {
         let summary = format!(
             "version {} → {}{}",
             row.version,
-            audit::name(stage),
+            db::enum_name(stage),
             if stage == ModelStage::Production && archive_existing {
                 " (the previous PRODUCTION archived)"
             } else {

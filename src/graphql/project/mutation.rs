@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::db;
-use crate::db::audit::{self, AuditKind, NewEvent};
+use crate::db::audit::{AuditKind, NewEvent};
 use crate::db::projects::{MembershipChange, ProjectRole};
 use crate::error::{AppError, AppResult};
 use crate::graphql::access::{created_by_caller, require};
@@ -89,7 +89,7 @@ impl ProjectMutation {
             )
         })?;
         let row = db::projects::add_member(db, project_id, user.id, input.role).await?;
-        let summary = format!("{} added as {}", user.email, audit::name(row.role));
+        let summary = format!("{} added as {}", user.email, db::enum_name(row.role));
         let event = NewEvent::new(AuditKind::MemberAdded, summary)
             .by(principal(ctx)?.user_id)
             .on(user.id)
@@ -111,7 +111,7 @@ impl ProjectMutation {
             .await?
         {
             MembershipChange::Changed(Some(row)) => {
-                let summary = format!("role now {}", audit::name(row.role));
+                let summary = format!("role now {}", db::enum_name(row.role));
                 let event = NewEvent::new(AuditKind::MemberRoleChanged, summary)
                     .by(principal(ctx)?.user_id)
                     .on(user_id)
