@@ -362,16 +362,12 @@ impl AccountMutation {
             user = db::users::set_disabled(&state.db, id, disabled)
                 .await?
                 .ok_or_else(|| AppError::not_found("user"))?;
-            let kind = if disabled {
+            let (kind, summary) = if disabled {
                 db::sessions::revoke_all(&state.db, id, None).await?;
-                AuditKind::UserDisabled
+                let summary = format!("{} disabled; sessions ended", user.email);
+                (AuditKind::UserDisabled, summary)
             } else {
-                AuditKind::UserEnabled
-            };
-            let summary = if disabled {
-                format!("{} disabled; sessions ended", user.email)
-            } else {
-                format!("{} enabled", user.email)
+                (AuditKind::UserEnabled, format!("{} enabled", user.email))
             };
             record(ctx, NewEvent::new(kind, summary).by(p.user_id).on(id)).await;
         }
