@@ -188,6 +188,11 @@ impl Config {
             .config
     }
 
+    /// `MAESTRO_CORS_ORIGINS` as origins are compared: without a trailing slash.
+    pub fn listed_origins(&self) -> impl Iterator<Item = &str> {
+        self.cors_origins.iter().map(|o| o.trim_end_matches('/'))
+    }
+
     /// Whether artifacts go to S3 (an endpoint or credentials are configured).
     pub fn uses_s3(&self) -> bool {
         self.s3_endpoint.is_some() || self.aws_access_key_id.is_some()
@@ -199,8 +204,8 @@ impl Config {
 
     /// Refuses settings that are only acceptable on a developer's laptop.
     pub fn check_production(&self) -> anyhow::Result<()> {
-        for listed in &self.cors_origins {
-            if origin(listed).as_deref() != Some(listed.trim_end_matches('/')) {
+        for listed in self.listed_origins() {
+            if origin(listed).as_deref() != Some(listed) {
                 anyhow::bail!(
                     "MAESTRO_CORS_ORIGINS: {listed:?} is not an origin: give scheme, host and port only, e.g. https://dash.example.com"
                 );

@@ -131,10 +131,9 @@ fn storage_from(config: &Config, base_url: &str, secret: &[u8]) -> Storage {
 fn browser_origins(config: &Config, base_url: &str) -> Vec<String> {
     let own = config.public_url.as_deref().unwrap_or(base_url);
     let mut origins: Vec<String> = crate::config::origin(own).into_iter().collect();
-    for listed in &config.cors_origins {
-        let listed = listed.trim_end_matches('/').to_string();
-        if !origins.contains(&listed) {
-            origins.push(listed);
+    for listed in config.listed_origins() {
+        if !origins.iter().any(|o| o == listed) {
+            origins.push(listed.to_string());
         }
     }
     origins

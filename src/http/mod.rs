@@ -37,7 +37,7 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
         )
         .route("/graphql/ws", get(ws::upgrade))
         .with_state(gql)
-        .layer(cross_origin(&state.config.cors_origins));
+        .layer(cross_origin(state.config.listed_origins()));
     let storage_routes = Router::new()
         .route("/storage/{*key}", get(storage::get).put(storage::put))
         .with_state(state.storage.clone());
@@ -63,10 +63,9 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
 /// Lets the listed origins' front-end apps call the API from a browser: `GET` and `POST`
 /// with `Authorization` and `Content-Type`, never with cookies. With none listed, no CORS
 /// header is sent and browsers keep other origins out.
-fn cross_origin(origins: &[String]) -> CorsLayer {
+fn cross_origin<'a>(origins: impl Iterator<Item = &'a str>) -> CorsLayer {
     let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
