@@ -74,7 +74,7 @@ impl<T: OutputType> TypeName for Edge<T> {
 }
 
 /// An item of a page and its cursor.
-#[Object(name_type)]
+#[Object(name_type, serial)]
 impl<T: OutputType> Edge<T> {
     /// The item.
     async fn node(&self) -> &T {
@@ -104,7 +104,7 @@ impl<T: OutputType> TypeName for Page<T> {
 
 /// One page of a list, in a stable order. Ask for up to 100 items with `first`, then for
 /// the next page with `after: pageInfo.endCursor` while `pageInfo.hasNextPage` is true.
-#[Object(name_type)]
+#[Object(name_type, serial)]
 impl<T: OutputType> Page<T> {
     /// Whether pages come before and after this one, and the cursors at its ends.
     async fn page_info(&self) -> PageInfo {

@@ -21,7 +21,7 @@ use crate::graphql::run::types::Run;
 project_object!(Experiment, ExperimentRow, project_id);
 
 /// A named group of runs in a project, e.g. one model family trained many ways.
-#[Object]
+#[Object(serial)]
 impl Experiment {
     /// The experiment's id.
     async fn id(&self) -> ID {

@@ -21,7 +21,7 @@ project_object!(Project, ProjectRow, id);
 
 /// A workspace of experiments and models, shared with its members. Members see it; OWNERs
 /// manage its members; ADMINs see every project.
-#[Object]
+#[Object(serial)]
 impl Project {
     /// The project's id.
     async fn id(&self) -> ID {

@@ -74,7 +74,7 @@ impl From<PointRow> for MetricPoint {
 
 /// One execution of training or evaluation code, with the params it ran with, the metrics
 /// it measured over steps, its tags and its artifacts.
-#[Object]
+#[Object(serial)]
 impl Run {
     /// The run's id.
     async fn id(&self) -> ID {
