@@ -133,11 +133,21 @@ async fn a_model_read_costs_one_statement_per_relation() {
     let project = app.create_project(&s.access, "registry").await;
     let experiment = app.create_experiment(&s.access, &project, "e").await;
     let model = app.create_model(&s.access, &project, "m").await;
+    let mut first_version = None;
     for i in 0..3 {
         let run = app
             .create_run(&s.access, &experiment, &format!("r{i}"))
             .await;
-        app.create_version(&s.access, &model, Some(&run)).await;
+        let version = app.create_version(&s.access, &model, Some(&run)).await;
+        first_version.get_or_insert(version["id"].clone());
+    }
+    for alias in ["champion", "baseline"] {
+        app.gql(
+            Some(&s.access),
+            "mutation($m: ID!, $a: String!, $v: ID!) { setModelAlias(modelId: $m, alias: $a, versionId: $v) { id } }",
+            json!({ "m": model, "a": alias, "v": first_version }),
+        )
+        .await;
     }
     let get = "query($m: ID!) { model(id: $m) { id name description createdAt updatedAt
         latestVersion { id version stage description createdAt sourceRun { id } }
@@ -164,9 +174,20 @@ async fn a_model_read_costs_one_statement_per_relation() {
         3,
         "{body}"
     );
-    // The model, the page of versions, their aliases, their source runs: one each,
-    // however many versions.
-    assert_eq!(body["extensions"]["sqlStatements"], 4, "{body}");
+    // Newest first: the first version is last, with its aliases by name.
+    assert_eq!(
+        body["data"]["model"]["versions"]["edges"][2]["node"]["aliases"],
+        json!(["baseline", "champion"]),
+        "{body}"
+    );
+    assert_eq!(
+        body["data"]["model"]["versions"]["edges"][0]["node"]["aliases"],
+        json!([]),
+        "{body}"
+    );
+    // The model, the page of versions (each with its aliases), their source runs: one
+    // each, however many versions.
+    assert_eq!(body["extensions"]["sqlStatements"], 3, "{body}");
 }
 
 #[tokio::test]

@@ -48,6 +48,9 @@ pub struct VersionRow {
     pub description: Option<String>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// The aliases pointing at it, by name: read with the version (an index lookup in the
+    /// same statement), so a page of versions with their aliases is one statement.
+    pub aliases: Vec<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -246,7 +249,8 @@ pub async fn create_version(
          INSERT INTO model_versions (id, model_id, version, source_run_id, description, created_by)
          SELECT $1, m.id, m.latest_version, $3, $4, $5 FROM m
          RETURNING id, model_id, (SELECT project_id FROM m) AS "project_id!", version,
-                   stage AS "stage: ModelStage", source_run_id, description, created_by, created_at"#,
+                   stage AS "stage: ModelStage", source_run_id, description, created_by, created_at,
+                   ARRAY[]::text[] AS "aliases!""#,
         Uuid::now_v7(),
         model_id,
         source_run_id,
@@ -262,7 +266,9 @@ pub async fn create_version(
 pub async fn find_versions(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
     let rows = sqlx::query_as!(
         VersionRow,
-        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at FROM model_versions v JOIN models m ON m.id = v.model_id
+        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at,
+                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!"
+             FROM model_versions v JOIN models m ON m.id = v.model_id
          WHERE v.id = ANY($1)"#,
         ids,
     )
@@ -280,7 +286,9 @@ pub async fn find_version_by_number(
 ) -> AppResult<Option<VersionRow>> {
     let row = sqlx::query_as!(
         VersionRow,
-        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at FROM model_versions v JOIN models m ON m.id = v.model_id
+        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at,
+                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!"
+             FROM model_versions v JOIN models m ON m.id = v.model_id
          WHERE v.model_id = $1 AND v.version = $2"#,
         model_id,
         number,
@@ -302,7 +310,9 @@ pub async fn version_pages_by_model(
         VersionRow,
         r#"SELECT page.* FROM unnest($1::uuid[]) AS parent(id)
          CROSS JOIN LATERAL (
-             SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at FROM model_versions v JOIN models m ON m.id = v.model_id
+             SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at,
+                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!"
+             FROM model_versions v JOIN models m ON m.id = v.model_id
              WHERE v.model_id = parent.id AND ($2::int4 IS NULL OR v.version < $2)
              ORDER BY v.version DESC LIMIT $3
          ) page"#,
@@ -334,7 +344,8 @@ pub async fn version_counts_by_model(
 pub async fn latest_versions(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
     let rows = sqlx::query_as!(
         VersionRow,
-        r#"SELECT DISTINCT ON (v.model_id) v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at
+        r#"SELECT DISTINCT ON (v.model_id) v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at,
+                ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!"
          FROM model_versions v JOIN models m ON m.id = v.model_id
          WHERE v.model_id = ANY($1) ORDER BY v.model_id, v.version DESC"#,
         model_ids,
@@ -348,7 +359,9 @@ pub async fn latest_versions(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec<V
 pub async fn versions_from_runs(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
     let rows = sqlx::query_as!(
         VersionRow,
-        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at FROM model_versions v JOIN models m ON m.id = v.model_id
+        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at,
+                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!"
+             FROM model_versions v JOIN models m ON m.id = v.model_id
          WHERE v.source_run_id = ANY($1) ORDER BY v.model_id, v.version"#,
         run_ids,
     )
@@ -464,20 +477,6 @@ pub async fn aliases_of_models(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec
          FROM model_aliases a JOIN model_versions v ON v.id = a.version_id
          WHERE a.model_id = ANY($1) ORDER BY a.model_id, a.alias"#,
         model_ids,
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows)
-}
-
-#[tracing::instrument(skip(db))]
-pub async fn aliases_of_versions(db: &PgPool, version_ids: &[Uuid]) -> AppResult<Vec<AliasRow>> {
-    let rows = sqlx::query_as!(
-        AliasRow,
-        r#"SELECT a.model_id, a.alias, a.version_id, v.version, a.updated_at
-         FROM model_aliases a JOIN model_versions v ON v.id = a.version_id
-         WHERE a.version_id = ANY($1) ORDER BY a.version_id, a.alias"#,
-        version_ids,
     )
     .fetch_all(db)
     .await?;

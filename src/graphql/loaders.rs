@@ -162,8 +162,6 @@ key!(/// A model's highest version.
     LatestVersionKey);
 key!(/// A model's aliases.
     ModelAliasesKey);
-key!(/// A version's aliases.
-    VersionAliasesKey);
 key!(/// An artifact by id.
     ArtifactKey);
 key!(/// A run's artifacts.
@@ -307,7 +305,6 @@ from_id!(
     VersionKey,
     LatestVersionKey,
     ModelAliasesKey,
-    VersionAliasesKey,
     ExperimentCountKey,
     ModelCountKey,
     VersionCountKey
@@ -353,12 +350,6 @@ grouped_loader!(
     AliasRow,
     db::models::aliases_of_models,
     model_id
-);
-grouped_loader!(
-    VersionAliasesKey,
-    AliasRow,
-    db::models::aliases_of_versions,
-    version_id
 );
 
 count_loader!(ExperimentCountKey, db::experiments::counts_by_project);

@@ -230,7 +230,12 @@ impl ModelMutation {
             ModelChange::AliasSet,
         )
         .await;
-        Ok(version)
+        // Read again: the version's row carries its aliases, the new one among them.
+        let row = db::models::find_versions(&state(ctx).db, &[version.row().id])
+            .await?
+            .pop()
+            .ok_or_else(|| AppError::not_found("version"))?;
+        ModelVersion::new(row, version.seen())
     }
 
     /// Removes an alias; the removal is recorded in `Model.aliasHistory`.

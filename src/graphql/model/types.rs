@@ -18,8 +18,8 @@ use crate::graphql::context::state;
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::VersionArtifactsKey;
 use crate::graphql::loaders::{
-    ChildPageKey, LatestVersionKey, ModelAliasesKey, ModelKey, ProjectKey, RunKey,
-    VersionAliasesKey, VersionKey, VersionPageKey,
+    ChildPageKey, LatestVersionKey, ModelAliasesKey, ModelKey, ProjectKey, RunKey, VersionKey,
+    VersionPageKey,
 };
 use crate::graphql::project::types::Project;
 use crate::graphql::run::types::Run;
@@ -28,7 +28,7 @@ project_object!(Model, ModelRow, project_id);
 
 /// A registered model: a named line of versions, each with a stage, aliases pointing at
 /// some of them, and lineage back to the run that made it.
-#[Object]
+#[Object(serial)]
 impl Model {
     /// The model's id.
     async fn id(&self) -> ID {
@@ -155,7 +155,7 @@ impl Model {
 project_object!(ModelVersion, VersionRow, project_id);
 
 /// A numbered version of a model, with its lineage back to the run that made it.
-#[Object]
+#[Object(serial)]
 impl ModelVersion {
     /// The version's id.
     async fn id(&self) -> ID {
@@ -178,12 +178,8 @@ impl ModelVersion {
         self.row.stage
     }
     /// The aliases pointing at this version.
-    async fn aliases(&self, ctx: &Context<'_>) -> AppResult<Vec<String>> {
-        let rows = loader(ctx)
-            .load_one(VersionAliasesKey(self.row.id))
-            .await?
-            .unwrap_or_default();
-        Ok(rows.into_iter().map(|a| a.alias).collect())
+    async fn aliases(&self) -> &[String] {
+        &self.row.aliases
     }
     /// The run this version came from; null when none was given, it was deleted, or it is
     /// in a project you cannot see.
@@ -230,7 +226,7 @@ pub struct ModelAlias {
 }
 
 /// A named pointer to one version of a model (`champion`), moved by `setModelAlias`.
-#[Object]
+#[Object(serial)]
 impl ModelAlias {
     /// The alias, unique within the model.
     async fn alias(&self) -> &str {
@@ -262,7 +258,7 @@ pub struct AliasEvent {
 }
 
 /// One change of an alias: set, moved or deleted.
-#[Object]
+#[Object(serial)]
 impl AliasEvent {
     /// The alias that changed.
     async fn alias(&self) -> &str {
