@@ -143,7 +143,7 @@ pub async fn page(
          FROM audit_events
          WHERE ($1::uuid IS NULL OR actor_id = $1 OR subject_id = $1)
            AND (cardinality($2::text[]) = 0 OR kind = ANY($2))
-           AND ($3::uuid IS NULL OR id < $3)
+           AND id < coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
          ORDER BY id DESC
          LIMIT $4"#,
         user,

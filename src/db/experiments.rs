@@ -117,7 +117,7 @@ pub async fn pages_by_project(
            FROM unnest($1::uuid[]) AS parent(id)
            CROSS JOIN LATERAL (
                SELECT * FROM experiments
-               WHERE project_id = parent.id AND ($2::uuid IS NULL OR id > $2)
+               WHERE project_id = parent.id AND id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
                ORDER BY id LIMIT $3
            ) e"#,
         project_ids,

@@ -83,13 +83,23 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
 /// for one answers SERVICE_UNAVAILABLE. Each statement on these connections is cancelled
 /// by PostgreSQL after `statement_timeout` (none when `None`): a statement the planner got
 /// wrong, or one whose client has gone, cannot hold a connection and a core for long.
+///
+/// Statements are prepared once per connection and planned once too
+/// (`plan_cache_mode = force_generic_plan`). Left to itself, PostgreSQL re-plans a
+/// statement whose parameter is an array (`id = ANY($1)`, every batched load) at each
+/// execution, because its generic plan looks dearer for the unknown array's length: that
+/// planning was most of the database's time in small reads (a model read spent 1.2 ms of
+/// PostgreSQL CPU, 0.8 ms without). A generic plan cannot lean on a parameter's value, so
+/// keyset conditions are written to stay index ranges whatever the value
+/// (`id > coalesce($2, <lowest>)`, never `$2 IS NULL OR id > $2`).
 pub async fn connect(
     url: &str,
     size: u32,
     acquire_timeout: Duration,
     statement_timeout: Option<Duration>,
 ) -> anyhow::Result<PgPool> {
-    let mut options = PgConnectOptions::from_str(url)?;
+    let mut options =
+        PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_generic_plan")]);
     if let Some(limit) = statement_timeout {
         options = options.options([("statement_timeout", format!("{}ms", limit.as_millis()))]);
     }

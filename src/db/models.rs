@@ -157,7 +157,7 @@ pub async fn pages_by_project(
         r#"SELECT m.* FROM unnest($1::uuid[]) AS parent(id)
          CROSS JOIN LATERAL (
              SELECT id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at FROM models
-             WHERE project_id = parent.id AND ($2::uuid IS NULL OR id > $2)
+             WHERE project_id = parent.id AND id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
              ORDER BY id LIMIT $3
          ) m"#,
         project_ids,
@@ -186,7 +186,7 @@ pub async fn page_visible(
          WHERE ($1::uuid IS NULL
                 OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = m.project_id AND pm.user_id = $1))
            AND ($2::text IS NULL OR m.name ILIKE '%' || $2 || '%')
-           AND ($3::uuid IS NULL OR m.id > $3)
+           AND m.id > coalesce($3::uuid, '00000000-0000-0000-0000-000000000000')
          ORDER BY m.id
          LIMIT $4"#,
         viewer,
@@ -313,11 +313,11 @@ pub async fn version_pages_by_model(
              SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at,
                     ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!"
              FROM model_versions v JOIN models m ON m.id = v.model_id
-             WHERE v.model_id = parent.id AND ($2::int4 IS NULL OR v.version < $2)
+             WHERE v.model_id = parent.id AND v.version < coalesce($2::int8, 2147483648)
              ORDER BY v.version DESC LIMIT $3
          ) page"#,
         model_ids,
-        before_version,
+        before_version.map(i64::from),
         limit,
     )
     .fetch_all(db)

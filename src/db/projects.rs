@@ -149,7 +149,7 @@ pub async fn page_visible(
          WHERE ($1::uuid IS NULL
                 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = $1))
            AND ($2::text IS NULL OR p.name ILIKE '%' || $2 || '%' OR p.description ILIKE '%' || $2 || '%')
-           AND ($3::uuid IS NULL OR p.id > $3)
+           AND p.id > coalesce($3::uuid, '00000000-0000-0000-0000-000000000000')
          ORDER BY p.id
          LIMIT $4"#,
         viewer,

@@ -196,7 +196,7 @@ pub async fn pages_by_experiment(
            CROSS JOIN LATERAL (
                SELECT * FROM runs
                WHERE experiment_id = parent.id
-                 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
+                 AND (created_at, id) > (coalesce($2::timestamptz, '-infinity'), coalesce($3::uuid, '00000000-0000-0000-0000-000000000000'))
                ORDER BY created_at, id LIMIT $4
            ) r"#,
         experiment_ids,
@@ -350,7 +350,8 @@ pub async fn history_page(
     let rows = sqlx::query_as!(
         PointRow,
         "SELECT id, step, value, timestamp FROM metric_points
-         WHERE run_id = $1 AND key = $2 AND ($3::int8 IS NULL OR (step, id) > ($3, $4))
+         WHERE run_id = $1 AND key = $2
+           AND (step, id) > (coalesce($3::int8, -9223372036854775808), coalesce($4::int8, 0))
          ORDER BY step, id LIMIT $5",
         run_id,
         key,

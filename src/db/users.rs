@@ -195,7 +195,7 @@ pub async fn page(
     let rows = sqlx::query_as!(
         UserRow,
         r#"SELECT id, email, name, role AS "role: UserRole", disabled, created_at FROM users
-         WHERE ($1::uuid IS NULL OR id > $1)
+         WHERE id > coalesce($1::uuid, '00000000-0000-0000-0000-000000000000')
            AND ($2::text IS NULL OR email ILIKE '%' || $2 || '%' OR name ILIKE '%' || $2 || '%')
          ORDER BY id
          LIMIT $3"#,
