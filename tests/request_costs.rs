@@ -159,8 +159,17 @@ async fn a_model_read_costs_one_statement_per_relation() {
         body["data"]["model"]["latestVersion"]["version"], 3,
         "{body}"
     );
-    // The model, its latest version, its aliases, the version's source run; no role lookup.
-    assert_eq!(body["extensions"]["sqlStatements"], 4, "{body}");
+    assert_eq!(
+        body["data"]["model"]["aliases"],
+        json!([
+            { "alias": "baseline", "versionNumber": 1 },
+            { "alias": "champion", "versionNumber": 1 },
+        ]),
+        "{body}"
+    );
+    // The model (with its aliases), its latest version, the version's source run; no role
+    // lookup.
+    assert_eq!(body["extensions"]["sqlStatements"], 3, "{body}");
     let versions = "query($m: ID!) { model(id: $m) { versions(first: 100) { edges { node {
         id version stage description createdAt aliases sourceRun { id } } } } } }";
     let (_, body) = app

@@ -34,6 +34,8 @@ pub struct ModelRow {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its aliases by name, read with the model (an index lookup in the same statement).
+    pub aliases: Json<Vec<AliasRow>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -53,7 +55,7 @@ pub struct VersionRow {
     pub aliases: Vec<String>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct AliasRow {
     pub model_id: Uuid,
     pub alias: String,
@@ -89,7 +91,9 @@ pub async fn insert(
     sqlx::query_as!(
         ModelRow,
         r#"INSERT INTO models (id, project_id, name, description, tags, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at"#,
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at,
+                   '[]'::jsonb AS "aliases!: Json<Vec<AliasRow>>""#,
         Uuid::now_v7(),
         project_id,
         name,
@@ -112,9 +116,13 @@ pub async fn update(
 ) -> AppResult<Option<ModelRow>> {
     sqlx::query_as!(
         ModelRow,
-        r#"UPDATE models SET name = COALESCE($2, name), description = COALESCE($3, description),
+        r#"UPDATE models m SET name = COALESCE($2, name), description = COALESCE($3, description),
                 tags = COALESCE($4, tags), updated_at = now()
-         WHERE id = $1 RETURNING id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at"#,
+         WHERE m.id = $1
+         RETURNING m.id, m.project_id, m.name, m.description, m.tags AS "tags: Json<KeyValues>", m.latest_version, m.created_by, m.created_at, m.updated_at,
+             (SELECT coalesce(jsonb_agg(jsonb_build_object('model_id', a.model_id, 'alias', a.alias, 'version_id', a.version_id,
+                                                'version', v.version, 'updated_at', a.updated_at) ORDER BY a.alias), '[]')
+                FROM model_aliases a JOIN model_versions v ON v.id = a.version_id WHERE a.model_id = m.id) AS "aliases!: Json<Vec<AliasRow>>""#,
         id,
         name,
         description,
@@ -137,7 +145,11 @@ pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
 pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ModelRow>> {
     let rows = sqlx::query_as!(
         ModelRow,
-        r#"SELECT id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at FROM models WHERE id = ANY($1)"#,
+        r#"SELECT m.id, m.project_id, m.name, m.description, m.tags AS "tags: Json<KeyValues>", m.latest_version, m.created_by, m.created_at, m.updated_at,
+             (SELECT coalesce(jsonb_agg(jsonb_build_object('model_id', a.model_id, 'alias', a.alias, 'version_id', a.version_id,
+                                                'version', v.version, 'updated_at', a.updated_at) ORDER BY a.alias), '[]')
+                FROM model_aliases a JOIN model_versions v ON v.id = a.version_id WHERE a.model_id = m.id) AS "aliases!: Json<Vec<AliasRow>>"
+         FROM models m WHERE m.id = ANY($1)"#,
         ids,
     )
     .fetch_all(db)
@@ -154,12 +166,16 @@ pub async fn pages_by_project(
 ) -> AppResult<Vec<ModelRow>> {
     let rows = sqlx::query_as!(
         ModelRow,
-        r#"SELECT m.* FROM unnest($1::uuid[]) AS parent(id)
+        r#"SELECT page.* FROM unnest($1::uuid[]) AS parent(id)
          CROSS JOIN LATERAL (
-             SELECT id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at FROM models
-             WHERE project_id = parent.id AND id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
-             ORDER BY id LIMIT $3
-         ) m"#,
+             SELECT m.id, m.project_id, m.name, m.description, m.tags AS "tags: Json<KeyValues>", m.latest_version, m.created_by, m.created_at, m.updated_at,
+                 (SELECT coalesce(jsonb_agg(jsonb_build_object('model_id', a.model_id, 'alias', a.alias, 'version_id', a.version_id,
+                                                'version', v.version, 'updated_at', a.updated_at) ORDER BY a.alias), '[]')
+                FROM model_aliases a JOIN model_versions v ON v.id = a.version_id WHERE a.model_id = m.id) AS "aliases!: Json<Vec<AliasRow>>"
+             FROM models m
+             WHERE m.project_id = parent.id AND m.id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
+             ORDER BY m.id LIMIT $3
+         ) page"#,
         project_ids,
         after,
         limit,
@@ -181,7 +197,10 @@ pub async fn page_visible(
 ) -> AppResult<Vec<ModelRow>> {
     let rows = sqlx::query_as!(
         ModelRow,
-        r#"SELECT id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at
+        r#"SELECT m.id, m.project_id, m.name, m.description, m.tags AS "tags: Json<KeyValues>", m.latest_version, m.created_by, m.created_at, m.updated_at,
+             (SELECT coalesce(jsonb_agg(jsonb_build_object('model_id', a.model_id, 'alias', a.alias, 'version_id', a.version_id,
+                                                'version', v.version, 'updated_at', a.updated_at) ORDER BY a.alias), '[]')
+                FROM model_aliases a JOIN model_versions v ON v.id = a.version_id WHERE a.model_id = m.id) AS "aliases!: Json<Vec<AliasRow>>"
          FROM models m
          WHERE ($1::uuid IS NULL
                 OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = m.project_id AND pm.user_id = $1))
@@ -472,20 +491,6 @@ pub async fn delete_alias(
     .fetch_optional(db)
     .await?;
     Ok(deleted.is_some())
-}
-
-#[tracing::instrument(skip(db))]
-pub async fn aliases_of_models(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec<AliasRow>> {
-    let rows = sqlx::query_as!(
-        AliasRow,
-        r#"SELECT a.model_id, a.alias, a.version_id, v.version, a.updated_at
-         FROM model_aliases a JOIN model_versions v ON v.id = a.version_id
-         WHERE a.model_id = ANY($1) ORDER BY a.model_id, a.alias"#,
-        model_ids,
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows)
 }
 
 #[tracing::instrument(skip(db))]

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::db::artifacts::ArtifactRow;
 use crate::db::experiments::ExperimentRow;
-use crate::db::models::{AliasRow, ModelRow, VersionRow};
+use crate::db::models::{ModelRow, VersionRow};
 use crate::db::projects::{MemberRow, ProjectRole, ProjectRow};
 use crate::db::runs::{KeyValueRow, MetricRow, RunRow};
 use crate::db::search::{Condition, RunQuery, SearchRow};
@@ -160,8 +160,6 @@ key!(/// A model version by id.
     VersionKey);
 key!(/// A model's highest version.
     LatestVersionKey);
-key!(/// A model's aliases.
-    ModelAliasesKey);
 key!(/// An artifact by id.
     ArtifactKey);
 key!(/// A run's artifacts.
@@ -304,7 +302,6 @@ from_id!(
     ModelKey,
     VersionKey,
     LatestVersionKey,
-    ModelAliasesKey,
     ExperimentCountKey,
     ModelCountKey,
     VersionCountKey
@@ -344,12 +341,6 @@ grouped_loader!(
     MetricRow,
     db::runs::latest_metrics_of,
     run_id
-);
-grouped_loader!(
-    ModelAliasesKey,
-    AliasRow,
-    db::models::aliases_of_models,
-    model_id
 );
 
 count_loader!(ExperimentCountKey, db::experiments::counts_by_project);

@@ -18,8 +18,7 @@ use crate::graphql::context::state;
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::VersionArtifactsKey;
 use crate::graphql::loaders::{
-    ChildPageKey, LatestVersionKey, ModelAliasesKey, ModelKey, ProjectKey, RunKey, VersionKey,
-    VersionPageKey,
+    ChildPageKey, LatestVersionKey, ModelKey, ProjectKey, RunKey, VersionKey, VersionPageKey,
 };
 use crate::graphql::project::types::Project;
 use crate::graphql::run::types::Run;
@@ -121,18 +120,15 @@ impl Model {
             .transpose()
     }
     /// The model's aliases (`champion` → a version), by name.
-    async fn aliases(&self, ctx: &Context<'_>) -> AppResult<Vec<ModelAlias>> {
-        let rows = loader(ctx)
-            .load_one(ModelAliasesKey(self.row.id))
-            .await?
-            .unwrap_or_default();
-        Ok(rows
-            .into_iter()
+    async fn aliases(&self) -> Vec<ModelAlias> {
+        self.row
+            .aliases
+            .iter()
             .map(|row| ModelAlias {
-                row,
+                row: row.clone(),
                 seen: self.seen,
             })
-            .collect())
+            .collect()
     }
     /// Who pointed which alias where and when, newest first (at most `first`, ≤ 100).
     async fn alias_history(
