@@ -359,24 +359,10 @@ pub async fn version_counts_by_model(
     Ok(rows.into_iter().map(|r| (r.model_id, r.count)).collect())
 }
 
-/// Each model's highest-numbered version: one backward step of the (model_id, version)
-/// index per model, its aliases read for that version only.
-#[tracing::instrument(skip(db))]
+/// Each model's highest-numbered version: the first row of its newest-first page (one
+/// backward step of the (model_id, version) index per model).
 pub async fn latest_versions(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
-    let rows = sqlx::query_as!(
-        VersionRow,
-        r#"SELECT latest.* FROM unnest($1::uuid[]) AS parent(id)
-         CROSS JOIN LATERAL (
-             SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at,
-                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!"
-             FROM model_versions v JOIN models m ON m.id = v.model_id
-             WHERE v.model_id = parent.id ORDER BY v.version DESC LIMIT 1
-         ) latest"#,
-        model_ids,
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows)
+    version_pages_by_model(db, model_ids, None, 1).await
 }
 
 #[tracing::instrument(skip(db))]
