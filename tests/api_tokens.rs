@@ -3,7 +3,7 @@
 mod common;
 
 use common::{TestApp, unique_email};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const CREATE: &str = "mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token apiToken { id name scopes } } }";
 
@@ -144,4 +144,40 @@ async fn token_input_is_checked() {
         );
         assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
     }
+}
+
+async fn last_used_at(app: &TestApp, access: &str) -> Value {
+    let listed = app
+        .gql(Some(access), "{ apiTokens { lastUsedAt } }", json!({}))
+        .await;
+    listed["apiTokens"][0]["lastUsedAt"].clone()
+}
+
+/// Recording every use would make each call of a CI job a write to one row, which its
+/// concurrent calls wait on: a use is recorded when the last one is a minute old or more.
+#[tokio::test]
+async fn a_tokens_use_is_recorded_at_most_once_a_minute() {
+    let app = TestApp::spawn().await;
+    let session = app.register(&unique_email("ci")).await;
+    let (token, id) = create(&app, &session.access, &["READ"]).await;
+    assert!(last_used_at(&app, &session.access).await.is_null());
+
+    app.gql(Some(&token), "{ me { id } }", json!({})).await;
+    let first = last_used_at(&app, &session.access).await;
+    assert!(first.is_string(), "the first use is recorded: {first}");
+    app.gql(Some(&token), "{ me { id } }", json!({})).await;
+    assert_eq!(last_used_at(&app, &session.access).await, first);
+
+    sqlx::query("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&id).unwrap())
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let aged = last_used_at(&app, &session.access).await;
+    app.gql(Some(&token), "{ me { id } }", json!({})).await;
+    let again = last_used_at(&app, &session.access).await;
+    assert!(
+        again.as_str() > aged.as_str(),
+        "a use a minute after the last recorded one is recorded: {aged} then {again}"
+    );
 }

@@ -45,7 +45,13 @@ pub async fn insert(
     Ok(row)
 }
 
-/// The user behind a live token, marking the token used. One statement per request.
+/// How often a token's `last_used_at` is written: a request within this long of the last
+/// recorded use writes nothing, so a CI job's calls are reads of the token and never wait on
+/// each other for its row (nor commit a write each).
+pub const USE_RECORDED_EVERY_SECONDS: f64 = 60.0;
+
+/// The user behind a live token. One statement per request, which also records the use
+/// when the last recorded one is older than `USE_RECORDED_EVERY_SECONDS`.
 #[derive(Debug, sqlx::FromRow)]
 pub struct TokenOwner {
     pub token_id: Uuid,
@@ -61,19 +67,28 @@ pub struct TokenOwner {
 pub async fn authenticate(db: &PgPool, token_hash: &[u8]) -> AppResult<Option<TokenOwner>> {
     let row = sqlx::query_as!(
         TokenOwner,
-        r#"UPDATE api_tokens t SET last_used_at = now()
-         FROM users u
-         CROSS JOIN LATERAL (
-             SELECT coalesce(array_agg(project_id ORDER BY project_id), '{}') AS project_ids,
-                    coalesce(array_agg(role ORDER BY project_id), '{}') AS project_roles
-             FROM (SELECT project_id, role FROM project_members WHERE user_id = u.id
-                   ORDER BY project_id LIMIT 200) AS mine) AS r
-         WHERE t.token_hash = $1 AND u.id = t.user_id
-           AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
-           AND NOT u.disabled
-         RETURNING t.id AS token_id, u.id AS user_id, u.role AS "role: UserRole", t.scopes,
-             r.project_ids AS "project_ids!", r.project_roles AS "project_roles!: Vec<ProjectRole>""#,
+        r#"WITH owner AS (
+             SELECT t.id AS token_id, u.id AS user_id, u.role, t.scopes, t.last_used_at,
+                    r.project_ids, r.project_roles
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             CROSS JOIN LATERAL (
+                 SELECT coalesce(array_agg(project_id ORDER BY project_id), '{}') AS project_ids,
+                        coalesce(array_agg(role ORDER BY project_id), '{}') AS project_roles
+                 FROM (SELECT project_id, role FROM project_members WHERE user_id = u.id
+                       ORDER BY project_id LIMIT 200) AS mine) AS r
+             WHERE t.token_hash = $1
+               AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
+               AND NOT u.disabled),
+         recorded AS (
+             UPDATE api_tokens SET last_used_at = now()
+             WHERE id = (SELECT token_id FROM owner)
+               AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2)))
+         SELECT token_id AS "token_id!", user_id AS "user_id!", role AS "role!: UserRole",
+             scopes AS "scopes!", project_ids AS "project_ids!",
+             project_roles AS "project_roles!: Vec<ProjectRole>"
+         FROM owner"#,
         token_hash,
+        USE_RECORDED_EVERY_SECONDS,
     )
     .fetch_optional(db)
     .await?;

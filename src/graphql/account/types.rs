@@ -149,7 +149,8 @@ impl ApiToken {
     async fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.0.expires_at
     }
-    /// When the token last authenticated a request.
+    /// When the token last authenticated a request, to the minute: a use within a minute of
+    /// the last recorded one is not recorded again.
     async fn last_used_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_used_at
     }
