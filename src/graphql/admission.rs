@@ -14,6 +14,7 @@ use async_graphql::Request;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 
 use crate::error::AppError;
+use crate::graphql::documents::Documents;
 use crate::graphql::limits::{
     MAX_DEPTH, MAX_INTROSPECTION_DEPTH, MAX_RECURSIVE_DEPTH, MAX_SELECTIONS,
 };
@@ -21,12 +22,25 @@ use crate::graphql::nesting;
 
 /// Checks the request's text and variables, parses it (the engine reuses the parse) and
 /// checks the document's shape. A document that does not parse is left to the engine,
-/// which reports the syntax error.
-pub fn admit(request: &mut Request) -> Result<(), AppError> {
-    nesting::check_text("query", &request.query)?;
+/// which reports the syntax error. A text admitted before is neither parsed nor measured
+/// again: its document comes from `documents`, which keeps each one admitted here.
+pub fn admit(request: &mut Request, documents: &Documents) -> Result<(), AppError> {
+    let admitted = documents.get(&request.query);
+    if admitted.is_none() {
+        nesting::check_text("query", &request.query)?;
+    }
     nesting::check_variables(&request.variables)?;
+    if let Some(doc) = admitted {
+        request.set_parsed_query(doc);
+        return Ok(());
+    }
+    let text = request.query.clone();
     match request.parsed_query() {
-        Ok(doc) => check_shape(doc),
+        Ok(doc) => {
+            check_shape(doc)?;
+            documents.keep(&text, doc);
+            Ok(())
+        }
         Err(_) => Ok(()),
     }
 }

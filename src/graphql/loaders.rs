@@ -1,14 +1,24 @@
 //! Dataloaders: every relation is read in batches, one statement per (relation, batch).
-//! One `Loaders` value per request; each key type below is one relation.
+//! One `RequestLoader` per request; each key type below is one relation.
+//!
+//! A batch collects the keys that the request's resolvers ask for in one pass over the
+//! resolvers the engine is polling, and is read when that pass is over: the first key of
+//! a batch opens it, the batch yields to the executor once (so every sibling resolver in
+//! the pass adds its key), then closes and runs one statement. No timer is involved, so a
+//! level of nesting costs its statement and nothing more. The engine resolves a request in
+//! one task, so "one pass" is what the request's task polls before it next waits.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
-use async_graphql::dataloader::{DataLoader, Loader};
+pub use async_graphql::dataloader::Loader;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
+use futures_util::task::{ArcWake, AtomicWaker};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -21,10 +31,10 @@ use crate::db::runs::{KeyValueRow, MetricRow, RunRow};
 use crate::db::search::{Condition, RunQuery, SearchRow};
 use crate::db::users::UserRow;
 use crate::error::AppError;
-use crate::telemetry::SQL_STATEMENTS;
 
 /// Batches may be large (a 20×20×20 nested read asks for 8,000 runs' params at once);
-/// one statement per batch keeps the statement count independent of page sizes.
+/// one statement per batch keeps the statement count independent of page sizes. A batch
+/// that reaches this many keys is closed and the next key opens another.
 const MAX_BATCH: usize = 20_000;
 
 pub struct Loaders {
@@ -34,21 +44,48 @@ pub struct Loaders {
 }
 
 type Pending<V> = Shared<BoxFuture<'static, Result<Option<V>, AppError>>>;
+type BatchResult<K, V> = Shared<BoxFuture<'static, Result<Arc<HashMap<K, V>>, AppError>>>;
 
-/// The request's loaders. A key asked for again while its batch is still in flight (a
-/// user who is `createdBy` at several levels, say) joins that load instead of starting a
-/// new batch, so the number of statements depends on the query's shape alone.
-pub struct RequestLoader {
-    batches: Arc<DataLoader<Loaders>>,
-    pending: PendingLoads,
+/// The keys of one relation: each key's load (done, in flight, or primed), and the batch
+/// still taking keys, if any.
+struct Relation<K, V> {
+    loads: HashMap<K, Pending<V>>,
+    open: Option<OpenBatch<K, V>>,
 }
 
-type PendingLoads = Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send>>>>;
+struct OpenBatch<K, V> {
+    /// The keys asked for; `None` once the batch has closed and is being read.
+    keys: Arc<Mutex<Option<Vec<K>>>>,
+    result: BatchResult<K, V>,
+}
+
+impl<K, V> OpenBatch<K, V> {
+    /// Adds `key` if the batch still takes keys.
+    fn add(&self, key: K) -> Result<(), K> {
+        match self.keys.lock().expect("batch lock").as_mut() {
+            Some(keys) if keys.len() < MAX_BATCH => {
+                keys.push(key);
+                Ok(())
+            }
+            _ => Err(key),
+        }
+    }
+}
+
+/// The request's loaders. A key asked for again (a user who is `createdBy` at several
+/// levels, say) shares its first load, in flight or done, so the number of statements
+/// depends on the query's shape alone.
+pub struct RequestLoader {
+    loaders: Arc<Loaders>,
+    relations: Relations,
+}
+
+type Relations = Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send>>>>;
 
 /// Makes a long-lived request (a subscription) read fresh data for its next event
 /// instead of what it loaded for the last one.
 #[derive(Clone)]
-pub struct LoaderReset(PendingLoads);
+pub struct LoaderReset(Relations);
 
 impl LoaderReset {
     pub fn forget(&self) {
@@ -58,7 +95,26 @@ impl LoaderReset {
 
 impl RequestLoader {
     pub fn reset_handle(&self) -> LoaderReset {
-        LoaderReset(Arc::clone(&self.pending))
+        LoaderReset(Arc::clone(&self.relations))
+    }
+
+    fn with_relation<K, V, T>(&self, f: impl FnOnce(&mut Relation<K, V>) -> T) -> T
+    where
+        K: Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
+        let mut relations = self.relations.lock().expect("loader lock");
+        let relation = relations
+            .entry(TypeId::of::<K>())
+            .or_insert_with(|| {
+                Box::new(Relation::<K, V> {
+                    loads: HashMap::new(),
+                    open: None,
+                })
+            })
+            .downcast_mut::<Relation<K, V>>()
+            .expect("one relation per key type");
+        f(relation)
     }
 
     /// Starts the request knowing `key`'s value (read with the caller's credential): a
@@ -69,18 +125,13 @@ impl RequestLoader {
         K: Send + Sync + Hash + Eq + Clone + 'static,
         V: Send + Sync + Clone + 'static,
     {
-        let mut pending = self.pending.lock().expect("loader lock");
-        pending
-            .entry(TypeId::of::<K>())
-            .or_insert_with(|| Box::new(HashMap::<K, Pending<V>>::new()))
-            .downcast_mut::<HashMap<K, Pending<V>>>()
-            .expect("one map per key type")
-            .entry(key)
-            .or_insert_with(|| {
+        self.with_relation(|relation: &mut Relation<K, V>| {
+            relation.loads.entry(key).or_insert_with(|| {
                 futures_util::future::ready(Ok(Some(value)))
                     .boxed()
                     .shared()
             });
+        });
     }
 
     pub async fn load_one<K, V>(&self, key: K) -> Result<Option<V>, AppError>
@@ -89,40 +140,94 @@ impl RequestLoader {
         K: Send + Sync + Hash + Eq + Clone + 'static,
         V: Send + Sync + Clone + 'static,
     {
-        let load = {
-            let mut pending = self.pending.lock().expect("loader lock");
-            let of_type = pending
-                .entry(TypeId::of::<K>())
-                .or_insert_with(|| Box::new(HashMap::<K, Pending<V>>::new()))
-                .downcast_mut::<HashMap<K, Pending<V>>>()
-                .expect("one map per key type");
-            of_type
-                .entry(key.clone())
-                .or_insert_with(|| {
-                    let batches = Arc::clone(&self.batches);
-                    async move { batches.load_one(key).await }.boxed().shared()
-                })
-                .clone()
-        };
+        let load = self.with_relation(|relation: &mut Relation<K, V>| {
+            if let Some(load) = relation.loads.get(&key) {
+                return load.clone();
+            }
+            let added = match &relation.open {
+                Some(batch) => batch.add(key.clone()),
+                None => Err(key.clone()),
+            };
+            if let Err(key) = added {
+                relation.open = Some(self.open_batch(key));
+            }
+            let result = relation
+                .open
+                .as_ref()
+                .expect("a batch is open")
+                .result
+                .clone();
+            let wanted = key.clone();
+            let load = async move { Ok(result.await?.get(&wanted).cloned()) }
+                .boxed()
+                .shared();
+            relation.loads.insert(key, load.clone());
+            load
+        });
         load.await
     }
+
+    /// A batch holding `first`, read once the resolvers polled with it have added theirs.
+    fn open_batch<K, V>(&self, first: K) -> OpenBatch<K, V>
+    where
+        Loaders: Loader<K, Value = V, Error = AppError>,
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        V: Send + Sync + Clone + 'static,
+    {
+        let keys = Arc::new(Mutex::new(Some(vec![first])));
+        let loaders = Arc::clone(&self.loaders);
+        let taken = Arc::clone(&keys);
+        let result = async move {
+            after_this_pass().await;
+            let keys = taken.lock().expect("batch lock").take().unwrap_or_default();
+            Ok(Arc::new(loaders.load(&keys).await?))
+        }
+        .boxed()
+        .shared();
+        OpenBatch { keys, result }
+    }
+}
+
+/// Completes once the task that first polls it has finished its current poll (and been
+/// woken for the next): by then every resolver that task polled has asked for its keys.
+///
+/// It counts the wake, not the polls: a batch's future is polled by each of its keys'
+/// loads in turn, and must stay open through all of those polls in the same pass.
+async fn after_this_pass() {
+    #[derive(Default)]
+    struct PassEnd {
+        over: AtomicBool,
+        waker: AtomicWaker,
+    }
+    impl ArcWake for PassEnd {
+        fn wake_by_ref(end: &Arc<Self>) {
+            end.over.store(true, Ordering::Release);
+            end.waker.wake();
+        }
+    }
+    let end = Arc::new(PassEnd::default());
+    // The runtime wakes a yielding task after its current poll; this yield is polled once,
+    // with a waker that marks the pass as over.
+    let mut deferred = Some(Box::pin(tokio::task::yield_now()));
+    std::future::poll_fn(move |cx| {
+        end.waker.register(cx.waker());
+        if let Some(mut yielding) = deferred.take() {
+            let marker = futures_util::task::waker(Arc::clone(&end));
+            let _ = yielding.as_mut().poll(&mut Context::from_waker(&marker));
+        }
+        if end.over.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 pub fn for_request(db: PgPool, viewer: Option<Uuid>) -> RequestLoader {
-    let batches = DataLoader::new(Loaders { db, viewer }, spawn_counted).max_batch_size(MAX_BATCH);
     RequestLoader {
-        batches: Arc::new(batches),
-        pending: PendingLoads::default(),
-    }
-}
-
-/// Spawns a batch load, carrying the request's SQL statement counter into the task.
-fn spawn_counted(
-    load: futures_util::future::BoxFuture<'static, ()>,
-) -> tokio::task::JoinHandle<()> {
-    match SQL_STATEMENTS.try_with(Arc::clone) {
-        Ok(counter) => tokio::spawn(SQL_STATEMENTS.scope(counter, load)),
-        Err(_) => tokio::spawn(load),
+        loaders: Arc::new(Loaders { db, viewer }),
+        relations: Relations::default(),
     }
 }
 

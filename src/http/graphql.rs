@@ -41,6 +41,8 @@ pub struct GraphqlState {
     pub ws_connections: Arc<crate::http::ws::ConnectionCounts>,
     /// The headers of the bundled GraphiQL page.
     pub pages: crate::http::app::AppHeaders,
+    /// Documents admitted before, by their text.
+    pub documents: Arc<crate::graphql::documents::Documents>,
 }
 
 /// The media type to answer with, following `Accept`.
@@ -184,7 +186,7 @@ pub async fn post(
             );
         }
     };
-    if let Err(err) = admission::admit(&mut request) {
+    if let Err(err) = admission::admit(&mut request, &gql.documents) {
         return input_error(StatusCode::BAD_REQUEST, media, &err);
     }
     execute(gql, peer, &headers, request, media).await
@@ -292,7 +294,7 @@ pub async fn get(
             );
         }
     };
-    if let Err(err) = admission::admit(&mut request) {
+    if let Err(err) = admission::admit(&mut request, &gql.documents) {
         return input_error(StatusCode::BAD_REQUEST, media, &err);
     }
     if selects_mutation(&mut request) {

@@ -27,6 +27,7 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
         schema,
         ws_connections: Default::default(),
         pages: pages.clone(),
+        documents: Default::default(),
     };
     let graphql_routes = Router::new()
         .route(

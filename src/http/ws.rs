@@ -438,7 +438,7 @@ async fn run_subscription(
         let outbox = outbox.clone();
         async move { outbox.send(Outgoing::Send(text(message))).await.is_ok() }
     };
-    if let Err(err) = admission::admit(&mut request) {
+    if let Err(err) = admission::admit(&mut request, &gql.documents) {
         gql.app.metrics.error(err.code());
         send(json!({ "type": "error", "id": id, "payload": [err.to_json()] })).await;
         let _ = outbox.send(Outgoing::Finished(id)).await;
