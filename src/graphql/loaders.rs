@@ -43,13 +43,13 @@ pub struct Loaders {
     pub viewer: Option<Uuid>,
 }
 
-type Pending<V> = Shared<BoxFuture<'static, Result<Option<V>, AppError>>>;
 type BatchResult<K, V> = Shared<BoxFuture<'static, Result<Arc<HashMap<K, V>>, AppError>>>;
 
-/// The keys of one relation: each key's load (done, in flight, or primed), and the batch
-/// still taking keys, if any.
+/// The keys of one relation: the batch each key was (or is being) read in, a primed key
+/// being a batch of its own; and the batch still taking keys, if any. A key's value is
+/// copied out of its batch once per `load_one`.
 struct Relation<K, V> {
-    loads: HashMap<K, Pending<V>>,
+    loads: HashMap<K, BatchResult<K, V>>,
     open: Option<OpenBatch<K, V>>,
 }
 
@@ -126,11 +126,14 @@ impl RequestLoader {
         V: Send + Sync + Clone + 'static,
     {
         self.with_relation(|relation: &mut Relation<K, V>| {
-            relation.loads.entry(key).or_insert_with(|| {
-                futures_util::future::ready(Ok(Some(value)))
-                    .boxed()
-                    .shared()
-            });
+            if let std::collections::hash_map::Entry::Vacant(entry) = relation.loads.entry(key) {
+                let known = HashMap::from([(entry.key().clone(), value)]);
+                entry.insert(
+                    futures_util::future::ready(Ok(Arc::new(known)))
+                        .boxed()
+                        .shared(),
+                );
+            }
         });
     }
 
@@ -140,31 +143,27 @@ impl RequestLoader {
         K: Send + Sync + Hash + Eq + Clone + 'static,
         V: Send + Sync + Clone + 'static,
     {
-        let load = self.with_relation(|relation: &mut Relation<K, V>| {
-            if let Some(load) = relation.loads.get(&key) {
-                return load.clone();
+        let batch = self.with_relation(|relation: &mut Relation<K, V>| {
+            if let Some(batch) = relation.loads.get(&key) {
+                return batch.clone();
             }
             let added = match &relation.open {
                 Some(batch) => batch.add(key.clone()),
                 None => Err(key.clone()),
             };
-            if let Err(key) = added {
-                relation.open = Some(self.open_batch(key));
+            if let Err(first) = added {
+                relation.open = Some(self.open_batch(first));
             }
-            let result = relation
+            let batch = relation
                 .open
                 .as_ref()
                 .expect("a batch is open")
                 .result
                 .clone();
-            let wanted = key.clone();
-            let load = async move { Ok(result.await?.get(&wanted).cloned()) }
-                .boxed()
-                .shared();
-            relation.loads.insert(key, load.clone());
-            load
+            relation.loads.insert(key.clone(), batch.clone());
+            batch
         });
-        load.await
+        Ok(batch.await?.get(&key).cloned())
     }
 
     /// A batch holding `first`, read once the resolvers polled with it have added theirs.
