@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-pub use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::Loader;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use futures_util::task::{ArcWake, AtomicWaker};
