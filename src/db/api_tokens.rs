@@ -68,7 +68,7 @@ pub async fn authenticate(db: &PgPool, token_hash: &[u8]) -> AppResult<Option<To
     let row = sqlx::query_as!(
         TokenOwner,
         r#"WITH owner AS (
-             SELECT t.id AS token_id, u.id AS user_id, u.role, t.scopes, t.last_used_at,
+             SELECT t.id AS token_id, u.id AS user_id, u.role, t.scopes,
                     r.project_ids, r.project_roles
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              CROSS JOIN LATERAL (
