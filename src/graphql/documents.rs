@@ -4,8 +4,11 @@
 //!
 //! Only documents that parsed and met the admission bounds are kept, so a hit needs neither
 //! check again (both depend on the text alone; variables are checked on every request).
-//! The cache is bounded in entries and in the length of each text it keeps; when full, it
-//! starts over (a client sending a new text each time costs its own parse, as without it).
+//! The cache is bounded in entries, in the length of each text it keeps and in the sum of
+//! those lengths (a parsed document is several times the size of its text, so the sum is
+//! what bounds the memory a client sending many large distinct texts can make it hold);
+//! when full, it starts over (a client sending a new text each time costs its
+//! own parse, as without the cache).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,20 +19,26 @@ use async_graphql::parser::types::ExecutableDocument;
 pub const MAX_DOCUMENTS: usize = 512;
 /// Longest text kept (longer ones are parsed each time).
 pub const MAX_KEPT_TEXT: usize = 16 * 1024;
+/// Most bytes of text kept, all documents together.
+pub const MAX_KEPT_BYTES: usize = 256 * 1024;
 
 #[derive(Default)]
 pub struct Documents {
-    admitted: Mutex<HashMap<String, ExecutableDocument>>,
+    admitted: Mutex<Admitted>,
+}
+
+#[derive(Default)]
+struct Admitted {
+    by_text: HashMap<String, ExecutableDocument>,
+    /// The sum of the kept texts' lengths.
+    bytes: usize,
 }
 
 impl Documents {
     /// A copy of the document admitted for `text`, if any.
     pub fn get(&self, text: &str) -> Option<ExecutableDocument> {
-        self.admitted
-            .lock()
-            .expect("documents lock")
-            .get(text)
-            .cloned()
+        let admitted = self.admitted.lock().expect("documents lock");
+        admitted.by_text.get(text).cloned()
     }
 
     /// Keeps an admitted document for the next request with the same text.
@@ -38,15 +47,19 @@ impl Documents {
             return;
         }
         let mut admitted = self.admitted.lock().expect("documents lock");
-        if admitted.len() >= MAX_DOCUMENTS {
-            admitted.clear();
+        if admitted.by_text.contains_key(text) {
+            return;
         }
-        admitted.insert(text.to_string(), doc.clone());
+        if admitted.by_text.len() >= MAX_DOCUMENTS || admitted.bytes + text.len() > MAX_KEPT_BYTES {
+            *admitted = Admitted::default();
+        }
+        admitted.bytes += text.len();
+        admitted.by_text.insert(text.to_string(), doc.clone());
     }
 
     /// Documents kept now.
     pub fn len(&self) -> usize {
-        self.admitted.lock().expect("documents lock").len()
+        self.admitted.lock().expect("documents lock").by_text.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -85,5 +98,19 @@ mod tests {
         let long = format!("{{ f{} }}", " ".repeat(MAX_KEPT_TEXT));
         documents.keep(&long, &parsed(&long));
         assert!(documents.get(&long).is_none(), "long texts are not kept");
+    }
+
+    #[test]
+    fn the_cache_is_bounded_in_bytes_of_text() {
+        let documents = Documents::default();
+        let text_of = |i: usize| format!("{{ f{i:05}{} }}", " ".repeat(MAX_KEPT_TEXT - 16));
+        let fit = MAX_KEPT_BYTES / text_of(0).len();
+        for i in 0..fit {
+            documents.keep(&text_of(i), &parsed(&text_of(i)));
+        }
+        assert_eq!(documents.len(), fit);
+        documents.keep(&text_of(fit), &parsed(&text_of(fit)));
+        assert_eq!(documents.len(), 1, "past the byte budget it starts over");
+        assert!(documents.get(&text_of(fit)).is_some());
     }
 }
