@@ -9,7 +9,7 @@
 mod common;
 
 use common::{TestApp, unique_email};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::AssertSqlSafe;
 
 /// The one statement in `.sqlx/` whose text holds every fragment of `wanted`.
@@ -84,30 +84,34 @@ fn assert_index_range(plan: &Value, index: &str, condition: &str) {
     assert!(scan.get("Filter").is_none(), "nothing filtered\n{plan:#}");
 }
 
-#[tokio::test]
-async fn a_metric_history_page_is_one_index_range_in_the_generic_plan() {
-    let app = TestApp::spawn().await;
+/// A project with an experiment and a run made through the API; then `fill` (SQL, given
+/// the project, experiment and run ids) adds rows in bulk. Returns the three ids.
+async fn with_rows(app: &TestApp, fill: impl Fn(&str, &str, &str) -> String) -> [String; 3] {
     let session = app.register(&unique_email("plans")).await;
     let project = app.create_project(&session.access, "plans").await;
     let experiment = app
         .create_experiment(&session.access, &project, "plans")
         .await;
     let run = app.create_run(&session.access, &experiment, "plans").await;
-    app.log_metrics(
-        &session.access,
-        &run,
-        json!([{ "key": "loss", "value": 1.0, "step": 0 }]),
-    )
-    .await;
+    sqlx::raw_sql(AssertSqlSafe(fill(&project, &experiment, &run)))
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    [project, experiment, run]
+}
+
+#[tokio::test]
+async fn a_metric_history_page_is_one_index_range_in_the_generic_plan() {
+    let app = TestApp::spawn().await;
     // Enough history, over several keys, that a scan of the run's rows would cost.
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "INSERT INTO metric_points (run_id, key, step, value, timestamp)
-         SELECT '{run}', 'key_' || (i % 20), i, 0.5, now() FROM generate_series(1, 40000) AS i;
-         ANALYZE metric_points;"
-    )))
-    .execute(&app.state.db)
-    .await
-    .unwrap();
+    let [_, _, run] = with_rows(&app, |_, _, run| {
+        format!(
+            "INSERT INTO metric_points (run_id, key, step, value, timestamp)
+             SELECT '{run}', 'key_' || (i % 20), i, 0.5, now() FROM generate_series(1, 40000) AS i;
+             ANALYZE metric_points;"
+        )
+    })
+    .await;
 
     let query = statement(&["FROM metric_points", "ORDER BY step, id LIMIT"]);
     let plan = generic_plan(
@@ -123,22 +127,16 @@ async fn a_metric_history_page_is_one_index_range_in_the_generic_plan() {
 #[tokio::test]
 async fn a_page_of_an_experiments_runs_is_one_index_range_in_the_generic_plan() {
     let app = TestApp::spawn().await;
-    let session = app.register(&unique_email("plans")).await;
-    let project = app.create_project(&session.access, "plans").await;
-    let experiment = app
-        .create_experiment(&session.access, &project, "plans")
-        .await;
-    app.create_run(&session.access, &experiment, "plans").await;
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "INSERT INTO runs (id, experiment_id, project_id, name, status, started_at, created_at)
-         SELECT gen_random_uuid(), '{experiment}', '{project}', 'run-' || i, 'RUNNING',
-                now(), now() - make_interval(secs => i)
-         FROM generate_series(1, 5000) AS i;
-         ANALYZE runs;"
-    )))
-    .execute(&app.state.db)
-    .await
-    .unwrap();
+    let [_, experiment, _] = with_rows(&app, |project, experiment, _| {
+        format!(
+            "INSERT INTO runs (id, experiment_id, project_id, name, status, started_at, created_at)
+             SELECT gen_random_uuid(), '{experiment}', '{project}', 'run-' || i, 'RUNNING',
+                    now(), now() - make_interval(secs => i)
+             FROM generate_series(1, 5000) AS i;
+             ANALYZE runs;"
+        )
+    })
+    .await;
 
     let query = statement(&["FROM runs", "ORDER BY created_at, id LIMIT"]);
     let plan = generic_plan(
