@@ -11,7 +11,7 @@
 //! own parse, as without the cache).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::ExecutableDocument;
 
@@ -29,16 +29,23 @@ pub struct Documents {
 
 #[derive(Default)]
 struct Admitted {
-    by_text: HashMap<String, ExecutableDocument>,
+    by_text: HashMap<String, Arc<ExecutableDocument>>,
     /// The sum of the kept texts' lengths.
     bytes: usize,
 }
 
 impl Documents {
-    /// A copy of the document admitted for `text`, if any.
+    /// A copy of the document admitted for `text`, if any (made after the lock is let go,
+    /// so requests on other workers do not wait on the copy).
     pub fn get(&self, text: &str) -> Option<ExecutableDocument> {
-        let admitted = self.admitted.lock().expect("documents lock");
-        admitted.by_text.get(text).cloned()
+        let doc = self
+            .admitted
+            .lock()
+            .expect("documents lock")
+            .by_text
+            .get(text)
+            .cloned()?;
+        Some(ExecutableDocument::clone(&doc))
     }
 
     /// Keeps an admitted document for the next request with the same text.
@@ -54,16 +61,15 @@ impl Documents {
             *admitted = Admitted::default();
         }
         admitted.bytes += text.len();
-        admitted.by_text.insert(text.to_string(), doc.clone());
+        admitted
+            .by_text
+            .insert(text.to_string(), Arc::new(doc.clone()));
     }
 
     /// Documents kept now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.admitted.lock().expect("documents lock").by_text.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
