@@ -48,7 +48,7 @@ pub async fn insert(
 /// How often a token's `last_used_at` is written: a request within this long of the last
 /// recorded use writes nothing, so a CI job's calls are reads of the token and never wait on
 /// each other for its row (nor commit a write each).
-pub const USE_RECORDED_EVERY_SECONDS: f64 = 60.0;
+const USE_RECORDED_EVERY_SECONDS: f64 = 60.0;
 
 /// The user behind a live token. One statement per request, which also records the use
 /// when the last recorded one is older than `USE_RECORDED_EVERY_SECONDS`.
