@@ -74,3 +74,107 @@ async fn errors_keep_their_codes_and_data_stays_beside_them() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     assert_eq!(body["errors"][0]["path"], json!(["project"]));
 }
+
+/// Objects with a plain selection are resolved directly (`graphql::direct`); a fragment
+/// sends the same selection down the engine's own path. Both must write the same bytes
+/// for every field that has a direct value, on every type that has such fields, with nulls
+/// and values alike, and with nested objects between them.
+#[tokio::test]
+async fn direct_and_engine_paths_answer_alike() {
+    let app = TestApp::spawn().await;
+    let s = app.register(&unique_email("direct")).await;
+    let t = s.access.as_str();
+    let project = app.create_project(t, "direct-paths").await;
+    let experiment = app.create_experiment(t, &project, "exp").await;
+    let running = app.create_run(t, &experiment, "running").await;
+    let finished = app.create_run(t, &experiment, "finished").await;
+    app.gql(
+        Some(t),
+        r#"mutation($r: ID!) {
+            updateRun(id: $r, input: {status: FINISHED}) { id }
+            logParams(runId: $r, params: [{key: "lr", value: "0.1"}]) { id }
+            setRunTags(runId: $r, tags: [{key: "team", value: "nlp"}]) { id }
+        }"#,
+        json!({ "r": finished }),
+    )
+    .await;
+    app.log_metrics(
+        t,
+        &finished,
+        json!([{ "key": "loss", "value": 0.25, "step": 3, "timestamp": "2026-01-02T03:04:05.678Z" }]),
+    )
+    .await;
+    let _ = running;
+    let model = app.create_model(t, &project, "m").await;
+    let v1 = app.create_version(t, &model, Some(&finished)).await;
+    app.create_version(t, &model, None).await;
+    app.gql(
+        Some(t),
+        r#"mutation($m: ID!, $v: ID!) {
+            setModelVersionStage(id: $v, stage: PRODUCTION) { id }
+            setModelAlias(modelId: $m, alias: "champion", versionId: $v) { id }
+        }"#,
+        json!({ "m": model, "v": v1["id"] }),
+    )
+    .await;
+
+    let user = "id email name role disabled createdAt";
+    let run = format!(
+        "id name status startedAt endedAt createdBy {{ {user} }} params {{ key value }} tags {{ key value }} latestMetrics {{ key value step timestamp }} metricHistory(key: \"loss\") {{ edges {{ cursor node {{ step value timestamp }} }} }}"
+    );
+    let version = "id version stage aliases description createdAt";
+    let shapes = [
+        (
+            "Project",
+            "query($p: ID!, $m: ID!) { project(id: $p) { SEL } model(id: $m) { id } }",
+            format!(
+                "id name description createdAt updatedAt createdBy {{ {user} }} experiments {{ edges {{ cursor node {{ id name description createdAt updatedAt runs {{ edges {{ cursor node {{ {run} }} }} }} }} }} }}"
+            ),
+        ),
+        (
+            "Model",
+            "query($p: ID!, $m: ID!) { project(id: $p) { id } model(id: $m) { SEL } }",
+            format!(
+                "id name description createdAt updatedAt versions {{ nodes {{ {version} sourceRun {{ id name }} }} edges {{ cursor node {{ {version} }} }} }}"
+            ),
+        ),
+    ];
+    for (type_name, query, selection) in shapes {
+        let direct = query.replace("SEL", &selection);
+        // The same selection in an inline fragment at every level: never plain.
+        let through_engine = query.replace(
+            "SEL",
+            &format!(
+                "... on {type_name} {{ {} }}",
+                fragments_everywhere(&selection)
+            ),
+        );
+        let answer = |q: String| {
+            let app = &app;
+            async move {
+                let resp = app
+                    .client
+                    .post(app.url("/graphql"))
+                    .bearer_auth(t)
+                    .json(&json!({ "query": q, "variables": { "p": project, "m": model } }))
+                    .send()
+                    .await
+                    .unwrap();
+                resp.text().await.unwrap()
+            }
+        };
+        let (a, b) = (answer(direct).await, answer(through_engine).await);
+        assert!(!a.contains("\"errors\""), "{a}");
+        assert!(
+            a.contains("\"endedAt\":null") || type_name == "Model",
+            "{a}"
+        );
+        assert_eq!(a, b, "{type_name}: the direct path and the engine's differ");
+    }
+}
+
+/// Wraps every nested selection `{ … }` of `selection` in `{ ... { … } }` (an inline
+/// fragment without a type condition), so no object in it has a plain selection.
+fn fragments_everywhere(selection: &str) -> String {
+    selection.replace("{ ", "{ ... { ").replace(" }", " } }")
+}

@@ -29,6 +29,17 @@ pub struct Tag {
     pub value: String,
 }
 
+impl crate::graphql::direct::Leaves for Tag {
+    fn leaf(&self, field: &str) -> Option<async_graphql::Value> {
+        use crate::graphql::direct::leaf;
+        match field {
+            "key" => leaf(self.key.as_str()),
+            "value" => leaf(self.value.as_str()),
+            _ => None,
+        }
+    }
+}
+
 /// A tag to set.
 #[derive(InputObject, Clone, Debug)]
 pub struct TagInput {

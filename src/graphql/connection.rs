@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use async_graphql::connection::PageInfo;
+use async_graphql::resolver_utils::ContainerType;
 use async_graphql::{Context, Object, OutputType, TypeName};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,6 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 use crate::graphql::access::loader;
+use crate::graphql::direct::{Direct, Leaves};
 use crate::graphql::loaders::{ExperimentCountKey, ModelCountKey, RunCountKey, VersionCountKey};
 
 /// How a connection learns its `totalCount`: known already, or counted on demand (in a
@@ -75,15 +77,25 @@ impl<T: OutputType> TypeName for Edge<T> {
 
 /// An item of a page and its cursor.
 #[Object(name_type, serial)]
-impl<T: OutputType> Edge<T> {
+impl<T: OutputType + ContainerType + Leaves> Edge<T> {
     /// The item.
-    async fn node(&self) -> &T {
-        &self.node
+    async fn node(&self) -> Direct<&T> {
+        Direct(&self.node)
     }
 
     /// Where the item is in the list: pass it as `after` for the items that follow it.
     async fn cursor(&self) -> String {
         self.key.encode()
+    }
+}
+
+/// An edge's cursor is a plain value; its node is resolved as an object.
+impl<T: OutputType> Leaves for Edge<T> {
+    fn leaf(&self, field: &str) -> Option<async_graphql::Value> {
+        match field {
+            "cursor" => Some(async_graphql::Value::String(self.key.encode())),
+            _ => None,
+        }
     }
 }
 
@@ -105,7 +117,7 @@ impl<T: OutputType> TypeName for Page<T> {
 /// One page of a list, in a stable order. Ask for up to 100 items with `first`, then for
 /// the next page with `after: pageInfo.endCursor` while `pageInfo.hasNextPage` is true.
 #[Object(name_type, serial)]
-impl<T: OutputType> Page<T> {
+impl<T: OutputType + ContainerType + Leaves> Page<T> {
     /// Whether pages come before and after this one, and the cursors at its ends.
     async fn page_info(&self) -> PageInfo {
         PageInfo {
@@ -117,13 +129,13 @@ impl<T: OutputType> Page<T> {
     }
 
     /// The items of this page, each with its cursor.
-    async fn edges(&self) -> &[Edge<T>] {
-        &self.edges
+    async fn edges(&self) -> Vec<Direct<&Edge<T>>> {
+        self.edges.iter().map(Direct).collect()
     }
 
     /// The items of this page, without cursors.
-    async fn nodes(&self) -> Vec<&T> {
-        self.edges.iter().map(|e| &e.node).collect()
+    async fn nodes(&self) -> Vec<Direct<&T>> {
+        self.edges.iter().map(|e| Direct(&e.node)).collect()
     }
 
     /// How many items match, across all pages.

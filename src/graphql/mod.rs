@@ -8,6 +8,7 @@ pub mod artifact;
 pub mod common;
 pub mod connection;
 pub mod context;
+pub mod direct;
 pub mod documents;
 pub mod experiment;
 pub mod gate;

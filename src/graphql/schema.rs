@@ -68,7 +68,9 @@ fn builder(production: bool) -> SchemaBuilder<Query, Mutation, Subscription> {
 pub fn build_schema(state: AppState) -> AppSchema {
     let builder = builder(state.config.is_production());
     let builder = if state.config.otel_endpoint.is_some() {
-        builder.extension(async_graphql::extensions::Tracing)
+        builder
+            .extension(async_graphql::extensions::Tracing)
+            .data(crate::graphql::direct::FieldsTraced)
     } else {
         builder
     };

@@ -1,6 +1,8 @@
 //! GraphQL types of accounts, sessions and API tokens.
 
-use async_graphql::{Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Enum, ID, InputObject, Object, SimpleObject, Value};
+
+use crate::graphql::direct::{Leaves, leaf};
 use chrono::{DateTime, Utc};
 
 use crate::auth::principal::Principal;
@@ -42,6 +44,20 @@ impl User {
 
     pub fn row(&self) -> &UserRow {
         &self.0
+    }
+}
+
+impl Leaves for User {
+    fn leaf(&self, field: &str) -> Option<Value> {
+        match field {
+            "id" => leaf(ID(self.0.id.to_string())),
+            "email" => leaf(self.0.email.as_str()),
+            "name" => leaf(self.0.name.as_str()),
+            "role" => leaf(self.0.role),
+            "disabled" => leaf(self.0.disabled),
+            "createdAt" => leaf(self.0.created_at),
+            _ => None,
+        }
     }
 }
 

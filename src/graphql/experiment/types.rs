@@ -1,6 +1,8 @@
 //! GraphQL types of experiments.
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object, Value};
+
+use crate::graphql::direct::{Leaves, leaf};
 use chrono::{DateTime, Utc};
 
 use crate::db::experiments::ExperimentRow;
@@ -19,6 +21,19 @@ use crate::graphql::run::search::{
 use crate::graphql::run::types::Run;
 
 project_object!(Experiment, ExperimentRow, project_id);
+
+impl Leaves for Experiment {
+    fn leaf(&self, field: &str) -> Option<Value> {
+        match field {
+            "id" => leaf(to_id(self.row.id)),
+            "name" => leaf(self.row.name.as_str()),
+            "description" => leaf(self.row.description.as_deref()),
+            "createdAt" => leaf(self.row.created_at),
+            "updatedAt" => leaf(self.row.updated_at),
+            _ => None,
+        }
+    }
+}
 
 /// A named group of runs in a project, e.g. one model family trained many ways.
 #[Object(serial)]

@@ -1,6 +1,8 @@
 //! GraphQL types of the model registry.
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object, Value};
+
+use crate::graphql::direct::{Leaves, leaf};
 use chrono::{DateTime, Utc};
 
 use crate::db;
@@ -24,6 +26,19 @@ use crate::graphql::project::types::Project;
 use crate::graphql::run::types::Run;
 
 project_object!(Model, ModelRow, project_id);
+
+impl Leaves for Model {
+    fn leaf(&self, field: &str) -> Option<Value> {
+        match field {
+            "id" => leaf(to_id(self.row.id)),
+            "name" => leaf(self.row.name.as_str()),
+            "description" => leaf(self.row.description.as_deref()),
+            "createdAt" => leaf(self.row.created_at),
+            "updatedAt" => leaf(self.row.updated_at),
+            _ => None,
+        }
+    }
+}
 
 /// A registered model: a named line of versions, each with a stage, aliases pointing at
 /// some of them, and lineage back to the run that made it.
@@ -149,6 +164,20 @@ impl Model {
 }
 
 project_object!(ModelVersion, VersionRow, project_id);
+
+impl Leaves for ModelVersion {
+    fn leaf(&self, field: &str) -> Option<Value> {
+        match field {
+            "id" => leaf(to_id(self.row.id)),
+            "version" => leaf(self.row.version),
+            "stage" => leaf(self.row.stage),
+            "aliases" => leaf(self.row.aliases.as_slice()),
+            "description" => leaf(self.row.description.as_deref()),
+            "createdAt" => leaf(self.row.created_at),
+            _ => None,
+        }
+    }
+}
 
 /// A numbered version of a model, with its lineage back to the run that made it.
 #[Object(serial)]

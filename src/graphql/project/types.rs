@@ -1,6 +1,8 @@
 //! GraphQL types of projects and their members.
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object, Value};
+
+use crate::graphql::direct::{Leaves, leaf};
 use chrono::{DateTime, Utc};
 
 use crate::db::projects::{MemberRow, ProjectRole, ProjectRow};
@@ -18,6 +20,19 @@ use crate::graphql::loaders::{ChildPageKey, ExperimentPageKey, MembersKey, Model
 use crate::graphql::model::types::Model;
 
 project_object!(Project, ProjectRow, id);
+
+impl Leaves for Project {
+    fn leaf(&self, field: &str) -> Option<Value> {
+        match field {
+            "id" => leaf(to_id(self.row.id)),
+            "name" => leaf(self.row.name.as_str()),
+            "description" => leaf(self.row.description.as_deref()),
+            "createdAt" => leaf(self.row.created_at),
+            "updatedAt" => leaf(self.row.updated_at),
+            _ => None,
+        }
+    }
+}
 
 /// A workspace of experiments and models, shared with its members. Members see it; OWNERs
 /// manage its members; ADMINs see every project.

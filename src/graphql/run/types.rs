@@ -1,6 +1,6 @@
 //! GraphQL types of runs, params, metrics.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Value};
 use chrono::{DateTime, Utc};
 
 use crate::db;
@@ -15,6 +15,7 @@ use crate::graphql::connection::{
     CursorKey, Page, TotalCount, build_page, decode_cursor, page_size, wants_total,
 };
 use crate::graphql::context::state;
+use crate::graphql::direct::{Direct, Leaves, leaf};
 use crate::graphql::experiment::types::Experiment;
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::RunArtifactsKey;
@@ -72,6 +73,52 @@ impl From<PointRow> for MetricPoint {
     }
 }
 
+impl Leaves for Param {
+    fn leaf(&self, field: &str) -> Option<Value> {
+        match field {
+            "key" => leaf(self.key.as_str()),
+            "value" => leaf(self.value.as_str()),
+            _ => None,
+        }
+    }
+}
+
+impl Leaves for Metric {
+    fn leaf(&self, field: &str) -> Option<Value> {
+        match field {
+            "key" => leaf(self.key.as_str()),
+            "value" => leaf(self.value),
+            "step" => leaf(self.step),
+            "timestamp" => leaf(self.timestamp),
+            _ => None,
+        }
+    }
+}
+
+impl Leaves for MetricPoint {
+    fn leaf(&self, field: &str) -> Option<Value> {
+        match field {
+            "step" => leaf(self.step),
+            "value" => leaf(self.value),
+            "timestamp" => leaf(self.timestamp),
+            _ => None,
+        }
+    }
+}
+
+impl Leaves for Run {
+    fn leaf(&self, field: &str) -> Option<Value> {
+        match field {
+            "id" => leaf(to_id(self.row.id)),
+            "name" => leaf(self.row.name.as_str()),
+            "status" => leaf(self.row.status),
+            "startedAt" => leaf(self.row.started_at),
+            "endedAt" => leaf(self.row.ended_at),
+            _ => None,
+        }
+    }
+}
+
 /// One execution of training or evaluation code, with the params it ran with, the metrics
 /// it measured over steps, its tags and its artifacts.
 #[Object(serial)]
@@ -109,46 +156,52 @@ impl Run {
         user(ctx, self.seen, self.row.created_by).await
     }
     /// Params in key order.
-    async fn params(&self, ctx: &Context<'_>) -> AppResult<Vec<Param>> {
+    async fn params(&self, ctx: &Context<'_>) -> AppResult<Vec<Direct<Param>>> {
         let rows = loader(ctx)
             .load_one(ParamsKey(self.row.id))
             .await?
             .unwrap_or_default();
         Ok(rows
             .into_iter()
-            .map(|r| Param {
-                key: r.key,
-                value: r.value,
+            .map(|r| {
+                Direct(Param {
+                    key: r.key,
+                    value: r.value,
+                })
             })
             .collect())
     }
     /// Tags in key order.
-    async fn tags(&self, ctx: &Context<'_>) -> AppResult<Vec<Tag>> {
+    async fn tags(&self, ctx: &Context<'_>) -> AppResult<Vec<Direct<Tag>>> {
         let rows = loader(ctx)
             .load_one(TagsKey(self.row.id))
             .await?
             .unwrap_or_default();
         Ok(rows
             .into_iter()
-            .map(|r| Tag {
-                key: r.key,
-                value: r.value,
+            .map(|r| {
+                Direct(Tag {
+                    key: r.key,
+                    value: r.value,
+                })
             })
             .collect())
     }
     /// The latest value of each metric (greatest step, then latest timestamp).
-    async fn latest_metrics(&self, ctx: &Context<'_>) -> AppResult<Vec<Metric>> {
+    async fn latest_metrics(&self, ctx: &Context<'_>) -> AppResult<Vec<Direct<Metric>>> {
         let rows = loader(ctx)
             .load_one(LatestMetricsKey(self.row.id))
             .await?
             .unwrap_or_default();
         Ok(rows
             .into_iter()
-            .map(|r| Metric {
-                key: r.key,
-                value: r.value,
-                step: r.step,
-                timestamp: r.timestamp,
+            .map(|r| {
+                Direct(Metric {
+                    key: r.key,
+                    value: r.value,
+                    step: r.step,
+                    timestamp: r.timestamp,
+                })
             })
             .collect())
     }

@@ -1,0 +1,195 @@
+//! Objects resolved directly: field after field, each awaited in place.
+//!
+//! The engine resolves an object's selection by boxing one future per selected field (a
+//! future as large as the object's largest resolver, so each `id` or `name` of a run costs
+//! an allocation and a copy of kilobytes) and then awaiting them. `Direct<T>` is the same
+//! GraphQL type as `T` (same name, same fields: the schema does not change) whose objects
+//! are resolved by awaiting the engine's own `resolve_field` of each field in turn, in the
+//! requested order, with no box. Lists of `Direct` objects are still resolved together by
+//! the engine, so sibling objects still batch their loads.
+//!
+//! A field that is a plain value of the object (`Leaves`: an id, a name, a time) is read in
+//! place, with no future at all; any other field awaits its resolver in a box of its own,
+//! so a `Direct` object's future stays small when the engine gathers a list of them.
+//!
+//! Only a plain selection is resolved this way: fields without directives, no fragment, no
+//! response key twice, and no per-field tracing. Anything else takes the engine's own path,
+//! so what an answer holds never depends on the path taken (`tests/responses.rs` compares
+//! both for every field of the hot types).
+
+use std::borrow::Cow;
+
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{Field, Selection};
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::{ContainerType, resolve_container_serial};
+use async_graphql::{
+    ContextSelectionSet, ID, OutputType, Positioned, ScalarType, ServerResult, Value,
+};
+use chrono::{DateTime, Utc};
+
+/// The fields of an object that are plain values of it: no arguments, no context, no
+/// failure, no wait. `leaf` answers the value of such a field by its GraphQL name, and
+/// `None` for every other field (which its resolver answers). Each arm reads what the
+/// field's resolver reads, in one line beside it in the type's module;
+/// `tests/responses.rs` holds the two to the same answer for every field of every type
+/// that has leaves.
+pub trait Leaves {
+    fn leaf(&self, _field: &str) -> Option<Value> {
+        None
+    }
+}
+
+impl<T: Leaves + ?Sized> Leaves for &T {
+    fn leaf(&self, field: &str) -> Option<Value> {
+        T::leaf(*self, field)
+    }
+}
+
+/// A plain field's value, as its resolver answers it.
+pub fn leaf(value: impl Leaf) -> Option<Value> {
+    Some(value.value())
+}
+
+/// A value a plain field answers, as the engine writes it.
+pub trait Leaf {
+    fn value(self) -> Value;
+}
+
+impl Leaf for &str {
+    fn value(self) -> Value {
+        Value::String(self.to_owned())
+    }
+}
+
+impl Leaf for &[String] {
+    fn value(self) -> Value {
+        Value::List(self.iter().map(|s| Value::String(s.clone())).collect())
+    }
+}
+
+impl<T: Leaf> Leaf for Option<T> {
+    fn value(self) -> Value {
+        self.map_or(Value::Null, Leaf::value)
+    }
+}
+
+macro_rules! scalar_leaves {
+    ($($t:ty),*) => {$(
+        impl Leaf for $t {
+            fn value(self) -> Value {
+                ScalarType::to_value(&self)
+            }
+        }
+    )*};
+}
+scalar_leaves!(ID, String, i32, i64, f64, bool, DateTime<Utc>);
+
+/// Enums answer their GraphQL name.
+macro_rules! enum_leaves {
+    ($($t:ty),*) => {$(
+        impl Leaf for $t {
+            fn value(self) -> Value {
+                async_graphql::InputType::to_value(&self)
+            }
+        }
+    )*};
+}
+enum_leaves!(
+    crate::db::runs::RunStatus,
+    crate::db::models::ModelStage,
+    crate::db::projects::ProjectRole,
+    crate::db::users::UserRole
+);
+
+/// Set in the schema's data when every field is traced (an extension sees each field
+/// resolve, which only the engine's own path reports): then objects take that path.
+pub struct FieldsTraced;
+
+/// `T` as the same GraphQL type, resolved field after field without a box per field.
+pub struct Direct<T>(pub T);
+
+impl<T: OutputType + ContainerType + Leaves> OutputType for Direct<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve(ctx, &self.0).await
+    }
+}
+
+/// Whether the selection can be resolved directly (see the module's comment).
+fn plain(ctx: &ContextSelectionSet<'_>) -> bool {
+    let items = &ctx.item.node.items;
+    if ctx.data_opt::<FieldsTraced>().is_some() {
+        return false;
+    }
+    items.iter().enumerate().all(|(i, selection)| {
+        let Selection::Field(field) = &selection.node else {
+            return false;
+        };
+        let key = field.node.response_key().node.as_str();
+        field.node.directives.is_empty()
+            && !items[..i].iter().any(|earlier| match &earlier.node {
+                Selection::Field(f) => f.node.response_key().node.as_str() == key,
+                _ => true,
+            })
+    })
+}
+
+/// Resolves `root`'s selection: directly when it is plain, else by the engine's path.
+pub async fn resolve<T: ContainerType + Leaves + ?Sized>(
+    ctx: &ContextSelectionSet<'_>,
+    root: &T,
+) -> ServerResult<Value> {
+    if !plain(ctx) {
+        return resolve_container_serial(ctx, root).await;
+    }
+    let items = &ctx.item.node.items;
+    let mut fields = IndexMap::with_capacity(items.len());
+    for selection in items {
+        let Selection::Field(field) = &selection.node else {
+            unreachable!("a plain selection holds fields only");
+        };
+        let key = field.node.response_key().node.clone();
+        if field.node.name.node == "__typename" {
+            let name = root.introspection_type_name().into_owned();
+            fields.insert(key, Value::String(name));
+            continue;
+        }
+        if let Some(value) = root.leaf(field.node.name.node.as_str()) {
+            fields.insert(key, value);
+            continue;
+        }
+        // As the engine does: a field that fails is left out and its error recorded.
+        let ctx_field = ctx.with_field(field);
+        match Box::pin(root.resolve_field(&ctx_field)).await {
+            Ok(value) => {
+                fields.insert(key, value.unwrap_or_default());
+            }
+            Err(error) => ctx.add_error(error),
+        }
+    }
+    Ok(if fields.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(fields)
+    })
+}
