@@ -135,7 +135,7 @@ async fn direct_and_engine_paths_answer_alike() {
             "Model",
             "query($p: ID!, $m: ID!) { project(id: $p) { id } model(id: $m) { SEL } }",
             format!(
-                "id name description createdAt updatedAt versions {{ nodes {{ {version} sourceRun {{ id name }} }} edges {{ cursor node {{ {version} }} }} }}"
+                "id name description createdAt updatedAt tags {{ key value }} aliases {{ alias versionNumber updatedAt }} latestVersion {{ {version} sourceRun {{ id }} }} versions {{ nodes {{ {version} sourceRun {{ id name status }} }} edges {{ cursor node {{ {version} }} }} }}"
             ),
         ),
     ];
@@ -149,21 +149,9 @@ async fn direct_and_engine_paths_answer_alike() {
                 fragments_everywhere(&selection)
             ),
         );
-        let answer = |q: String| {
-            let app = &app;
-            async move {
-                let resp = app
-                    .client
-                    .post(app.url("/graphql"))
-                    .bearer_auth(t)
-                    .json(&json!({ "query": q, "variables": { "p": project, "m": model } }))
-                    .send()
-                    .await
-                    .unwrap();
-                resp.text().await.unwrap()
-            }
-        };
-        let (a, b) = (answer(direct).await, answer(through_engine).await);
+        let variables = json!({ "p": project, "m": model });
+        let a = answer_text(&app, t, &direct, &variables).await;
+        let b = answer_text(&app, t, &through_engine, &variables).await;
         assert!(!a.contains("\"errors\""), "{a}");
         assert!(
             a.contains("\"endedAt\":null") || type_name == "Model",
@@ -171,6 +159,24 @@ async fn direct_and_engine_paths_answer_alike() {
         );
         assert_eq!(a, b, "{type_name}: the direct path and the engine's differ");
     }
+}
+
+/// The body of the answer to `query`, as the server wrote it.
+async fn answer_text(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    variables: &serde_json::Value,
+) -> String {
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap();
+    resp.text().await.unwrap()
 }
 
 /// Wraps every nested selection `{ … }` of `selection` in `{ ... { … } }` (an inline

@@ -10,6 +10,7 @@ use crate::graphql::connection::{
     CursorKey, Page, TotalCount, build_page, decode_id_cursor, page_size, wants_total,
 };
 use crate::graphql::context::{principal, state};
+use crate::graphql::direct::Direct;
 use crate::graphql::ids;
 use crate::graphql::loaders::{ModelKey, VersionKey};
 use crate::graphql::model::types::{Model, ModelFilter, ModelVersion};
@@ -24,8 +25,10 @@ impl ModelQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The model's id.")] id: ID,
-    ) -> AppResult<Option<Model>> {
-        visible_model(ctx, ids::parse("id", &id)?).await
+    ) -> AppResult<Option<Direct<Model>>> {
+        Ok(visible_model(ctx, ids::parse("id", &id)?)
+            .await?
+            .map(Direct))
     }
 
     /// The models of every project you can see (all of them for an ADMIN), oldest first:

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Value};
 
-use crate::graphql::direct::{Leaves, leaf};
+use crate::graphql::direct::{Direct, Leaves, leaf};
 use chrono::{DateTime, Utc};
 
 use crate::db;
@@ -65,8 +65,8 @@ impl Model {
         self.row.description.as_deref()
     }
     /// Its tags, ordered by key.
-    async fn tags(&self) -> Vec<Tag> {
-        tag_list(&self.row.tags)
+    async fn tags(&self) -> Vec<Direct<Tag>> {
+        tag_list(&self.row.tags).into_iter().map(Direct).collect()
     }
     /// When the model was registered.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -127,21 +127,23 @@ impl Model {
             .transpose()
     }
     /// The highest-numbered version.
-    async fn latest_version(&self, ctx: &Context<'_>) -> AppResult<Option<ModelVersion>> {
+    async fn latest_version(&self, ctx: &Context<'_>) -> AppResult<Option<Direct<ModelVersion>>> {
         loader(ctx)
             .load_one(LatestVersionKey(self.row.id))
             .await?
-            .map(|row| ModelVersion::new(row, self.seen))
+            .map(|row| ModelVersion::new(row, self.seen).map(Direct))
             .transpose()
     }
     /// The model's aliases (`champion` → a version), by name.
-    async fn aliases(&self) -> Vec<ModelAlias> {
+    async fn aliases(&self) -> Vec<Direct<ModelAlias>> {
         self.row
             .aliases
             .iter()
-            .map(|row| ModelAlias {
-                row: row.clone(),
-                seen: self.seen,
+            .map(|row| {
+                Direct(ModelAlias {
+                    row: row.clone(),
+                    seen: self.seen,
+                })
             })
             .collect()
     }
@@ -208,7 +210,7 @@ impl ModelVersion {
     }
     /// The run this version came from; null when none was given, it was deleted, or it is
     /// in a project you cannot see.
-    async fn source_run(&self, ctx: &Context<'_>) -> AppResult<Option<Run>> {
+    async fn source_run(&self, ctx: &Context<'_>) -> AppResult<Option<Direct<Run>>> {
         let Some(id) = self.row.source_run_id else {
             return Ok(None);
         };
@@ -217,7 +219,7 @@ impl ModelVersion {
         };
         readable(ctx, row.project_id)
             .await?
-            .map(|seen| Run::new(row, seen))
+            .map(|seen| Run::new(row, seen).map(Direct))
             .transpose()
     }
     /// What changed in this version, at most 10,000 characters.
@@ -272,6 +274,17 @@ impl ModelAlias {
     /// When it was last set or moved.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.row.updated_at
+    }
+}
+
+impl Leaves for ModelAlias {
+    fn leaf(&self, field: &str) -> Option<Value> {
+        match field {
+            "alias" => leaf(self.row.alias.as_str()),
+            "versionNumber" => leaf(self.row.version),
+            "updatedAt" => leaf(self.row.updated_at),
+            _ => None,
+        }
     }
 }
 
