@@ -86,7 +86,8 @@ async fn direct_and_engine_paths_answer_alike() {
     let t = s.access.as_str();
     let project = app.create_project(t, "direct-paths").await;
     let experiment = app.create_experiment(t, &project, "exp").await;
-    let running = app.create_run(t, &experiment, "running").await;
+    // Left RUNNING, so its `endedAt` is null.
+    app.create_run(t, &experiment, "running").await;
     let finished = app.create_run(t, &experiment, "finished").await;
     app.gql(
         Some(t),
@@ -104,7 +105,6 @@ async fn direct_and_engine_paths_answer_alike() {
         json!([{ "key": "loss", "value": 0.25, "step": 3, "timestamp": "2026-01-02T03:04:05.678Z" }]),
     )
     .await;
-    let _ = running;
     let model = app.create_model(t, &project, "m").await;
     let v1 = app.create_version(t, &model, Some(&finished)).await;
     app.create_version(t, &model, None).await;

@@ -4,9 +4,9 @@
 //! future as large as the object's largest resolver, so each `id` or `name` of a run costs
 //! an allocation and a copy of kilobytes) and then awaiting them. `Direct<T>` is the same
 //! GraphQL type as `T` (same name, same fields: the schema does not change) whose objects
-//! are resolved by awaiting the engine's own `resolve_field` of each field in turn, in the
-//! requested order, with no box. Lists of `Direct` objects are still resolved together by
-//! the engine, so sibling objects still batch their loads.
+//! are resolved field after field, in the requested order, through the engine's own
+//! `resolve_field`. Lists of `Direct` objects are still resolved together by the engine, so
+//! sibling objects still batch their loads.
 //!
 //! A field that is a plain value of the object (`Leaves`: an id, a name, a time) is read in
 //! place, with no future at all; any other field awaits its resolver in a box of its own,
@@ -83,7 +83,7 @@ macro_rules! scalar_leaves {
         }
     )*};
 }
-scalar_leaves!(ID, String, i32, i64, f64, bool, DateTime<Utc>);
+scalar_leaves!(ID, i32, i64, f64, bool, DateTime<Utc>);
 
 /// Enums answer their GraphQL name.
 macro_rules! enum_leaves {
@@ -101,6 +101,27 @@ enum_leaves!(
     crate::db::projects::ProjectRole,
     crate::db::users::UserRole
 );
+
+/// `Leaves` of an object over a row with `id`, `name`, `description`, `created_at` and
+/// `updated_at` (projects, experiments, models): the same five fields of each.
+macro_rules! named_row_leaves {
+    ($t:ty) => {
+        impl $crate::graphql::direct::Leaves for $t {
+            fn leaf(&self, field: &str) -> Option<async_graphql::Value> {
+                use $crate::graphql::direct::leaf;
+                match field {
+                    "id" => leaf($crate::graphql::ids::to_id(self.row.id)),
+                    "name" => leaf(self.row.name.as_str()),
+                    "description" => leaf(self.row.description.as_deref()),
+                    "createdAt" => leaf(self.row.created_at),
+                    "updatedAt" => leaf(self.row.updated_at),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+pub(crate) use named_row_leaves;
 
 /// Set in the schema's data when every field is traced (an extension sees each field
 /// resolve, which only the engine's own path reports): then objects take that path.

@@ -1,8 +1,6 @@
 //! GraphQL types of accounts, sessions and API tokens.
 
 use async_graphql::{Enum, ID, InputObject, Object, SimpleObject, Value};
-
-use crate::graphql::direct::{Leaves, leaf};
 use chrono::{DateTime, Utc};
 
 use crate::auth::principal::Principal;
@@ -10,6 +8,7 @@ use crate::db::api_tokens::ApiTokenRow;
 use crate::db::users::{UserRole, UserRow};
 use crate::error::{AppError, AppResult};
 use crate::graphql::access::Readable;
+use crate::graphql::direct::{Leaves, leaf};
 
 /// Private to this module: built only by the constructors below, each named after the
 /// rule that lets the caller see the account.

@@ -1,8 +1,6 @@
 //! GraphQL types of experiments.
 
-use async_graphql::{Context, ID, InputObject, Object, Value};
-
-use crate::graphql::direct::{Leaves, leaf};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use crate::db::experiments::ExperimentRow;
@@ -12,6 +10,7 @@ use crate::graphql::access::project_object;
 use crate::graphql::account::types::User;
 use crate::graphql::common::{Tag, TagInput, tag_list, user};
 use crate::graphql::connection::{Page, TotalCount, page_size};
+use crate::graphql::direct::named_row_leaves;
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::{ProjectKey, RunCountKey, RunPageKey};
 use crate::graphql::project::types::Project;
@@ -22,18 +21,7 @@ use crate::graphql::run::types::Run;
 
 project_object!(Experiment, ExperimentRow, project_id);
 
-impl Leaves for Experiment {
-    fn leaf(&self, field: &str) -> Option<Value> {
-        match field {
-            "id" => leaf(to_id(self.row.id)),
-            "name" => leaf(self.row.name.as_str()),
-            "description" => leaf(self.row.description.as_deref()),
-            "createdAt" => leaf(self.row.created_at),
-            "updatedAt" => leaf(self.row.updated_at),
-            _ => None,
-        }
-    }
-}
+named_row_leaves!(Experiment);
 
 /// A named group of runs in a project, e.g. one model family trained many ways.
 #[Object(serial)]

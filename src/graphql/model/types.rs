@@ -1,8 +1,6 @@
 //! GraphQL types of the model registry.
 
 use async_graphql::{Context, ID, InputObject, Object, Value};
-
-use crate::graphql::direct::{Direct, Leaves, leaf};
 use chrono::{DateTime, Utc};
 
 use crate::db;
@@ -17,6 +15,7 @@ use crate::graphql::connection::{
     CursorKey, Page, TotalCount, build_page, decode_cursor, page_size,
 };
 use crate::graphql::context::state;
+use crate::graphql::direct::{Direct, Leaves, leaf, named_row_leaves};
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::VersionArtifactsKey;
 use crate::graphql::loaders::{
@@ -27,18 +26,7 @@ use crate::graphql::run::types::Run;
 
 project_object!(Model, ModelRow, project_id);
 
-impl Leaves for Model {
-    fn leaf(&self, field: &str) -> Option<Value> {
-        match field {
-            "id" => leaf(to_id(self.row.id)),
-            "name" => leaf(self.row.name.as_str()),
-            "description" => leaf(self.row.description.as_deref()),
-            "createdAt" => leaf(self.row.created_at),
-            "updatedAt" => leaf(self.row.updated_at),
-            _ => None,
-        }
-    }
-}
+named_row_leaves!(Model);
 
 /// A registered model: a named line of versions, each with a stage, aliases pointing at
 /// some of them, and lineage back to the run that made it.

@@ -1,8 +1,6 @@
 //! GraphQL types of projects and their members.
 
-use async_graphql::{Context, ID, InputObject, Object, Value};
-
-use crate::graphql::direct::{Leaves, leaf};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use crate::db::projects::{MemberRow, ProjectRole, ProjectRow};
@@ -14,6 +12,7 @@ use crate::graphql::common::user;
 use crate::graphql::connection::{
     CursorKey, Page, TotalCount, build_page, decode_id_cursor, page_size,
 };
+use crate::graphql::direct::named_row_leaves;
 use crate::graphql::experiment::types::Experiment;
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::{ChildPageKey, ExperimentPageKey, MembersKey, ModelPageKey};
@@ -21,18 +20,7 @@ use crate::graphql::model::types::Model;
 
 project_object!(Project, ProjectRow, id);
 
-impl Leaves for Project {
-    fn leaf(&self, field: &str) -> Option<Value> {
-        match field {
-            "id" => leaf(to_id(self.row.id)),
-            "name" => leaf(self.row.name.as_str()),
-            "description" => leaf(self.row.description.as_deref()),
-            "createdAt" => leaf(self.row.created_at),
-            "updatedAt" => leaf(self.row.updated_at),
-            _ => None,
-        }
-    }
-}
+named_row_leaves!(Project);
 
 /// A workspace of experiments and models, shared with its members. Members see it; OWNERs
 /// manage its members; ADMINs see every project.
