@@ -172,6 +172,49 @@ async fn lineage_goes_both_ways() {
         data["modelVersion"]["sourceRun"]["modelVersions"][0]["id"],
         version.as_str()
     );
+
+    // The version is answered with its run as it registers it, and as a page lists it.
+    let created = app
+        .gql(
+            Some(&t),
+            "mutation($i: CreateModelVersionInput!) { createModelVersion(input: $i) { version sourceRun { id name status } } }",
+            json!({ "i": { "modelId": model, "sourceRunId": run } }),
+        )
+        .await;
+    assert_eq!(
+        created["createModelVersion"]["sourceRun"],
+        json!({ "id": run, "name": "trainer", "status": "RUNNING" }),
+        "{created}"
+    );
+    let page = "query($m: ID!) { model(id: $m) { latestVersion { version sourceRun { id } }
+        versions(first: 10) { nodes { version sourceRun { id } } } } }";
+    let listed = app.gql(Some(&t), page, json!({ "m": model })).await;
+    assert_eq!(
+        listed["model"]["latestVersion"],
+        json!({ "version": 2, "sourceRun": { "id": run } }),
+        "{listed}"
+    );
+    assert_eq!(
+        listed["model"]["versions"]["nodes"],
+        json!([{ "version": 2, "sourceRun": { "id": run } }, { "version": 1, "sourceRun": { "id": run } }]),
+        "{listed}"
+    );
+
+    // Deleting the run leaves the versions, without lineage.
+    let deleted = app
+        .gql(
+            Some(&t),
+            "mutation($id: ID!) { deleteRun(id: $id) }",
+            json!({ "id": run }),
+        )
+        .await;
+    assert_eq!(deleted["deleteRun"], true, "{deleted}");
+    let listed = app.gql(Some(&t), page, json!({ "m": model })).await;
+    assert_eq!(
+        listed["model"]["versions"]["nodes"],
+        json!([{ "version": 2, "sourceRun": null }, { "version": 1, "sourceRun": null }]),
+        "{listed}"
+    );
 }
 
 #[tokio::test]

@@ -134,12 +134,14 @@ async fn a_model_read_costs_one_statement_per_relation() {
     let experiment = app.create_experiment(&s.access, &project, "e").await;
     let model = app.create_model(&s.access, &project, "m").await;
     let mut first_version = None;
+    let mut runs = Vec::new();
     for i in 0..3 {
         let run = app
             .create_run(&s.access, &experiment, &format!("r{i}"))
             .await;
         let version = app.create_version(&s.access, &model, Some(&run)).await;
         first_version.get_or_insert(version["id"].clone());
+        runs.push(run);
     }
     for alias in ["champion", "baseline"] {
         app.gql(
@@ -167,9 +169,13 @@ async fn a_model_read_costs_one_statement_per_relation() {
         ]),
         "{body}"
     );
-    // The model (with its aliases), its latest version, the version's source run; no role
+    assert_eq!(
+        body["data"]["model"]["latestVersion"]["sourceRun"]["id"], runs[2],
+        "{body}"
+    );
+    // The model (with its aliases), its latest version (with its source run); no role
     // lookup.
-    assert_eq!(body["extensions"]["sqlStatements"], 3, "{body}");
+    assert_eq!(body["extensions"]["sqlStatements"], 2, "{body}");
     let versions = "query($m: ID!) { model(id: $m) { versions(first: 100) { edges { node {
         id version stage description createdAt aliases sourceRun { id } } } } } }";
     let (_, body) = app
@@ -194,9 +200,18 @@ async fn a_model_read_costs_one_statement_per_relation() {
         json!([]),
         "{body}"
     );
-    // The model, the page of versions (each with its aliases), their source runs: one
-    // each, however many versions.
-    assert_eq!(body["extensions"]["sqlStatements"], 3, "{body}");
+    // Newest first, each with its own run.
+    for (edge, run) in body["data"]["model"]["versions"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(runs.iter().rev())
+    {
+        assert_eq!(edge["node"]["sourceRun"]["id"], run.as_str(), "{body}");
+    }
+    // The model, the page of versions (each with its aliases and source run): one each,
+    // however many versions.
+    assert_eq!(body["extensions"]["sqlStatements"], 2, "{body}");
 }
 
 #[tokio::test]

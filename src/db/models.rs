@@ -6,6 +6,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::db::KeyValues;
+use crate::db::runs::{RunRow, RunStatus};
 use crate::db::users::escape_like;
 use crate::error::{AppError, AppResult, ResultExt};
 
@@ -53,6 +54,34 @@ pub struct VersionRow {
     /// The aliases pointing at it, by name: read with the version (an index lookup in the
     /// same statement), so a page of versions with their aliases is one statement.
     pub aliases: Vec<String>,
+    /// The source run's row, read with the version (a primary-key lookup in the same
+    /// statement) so that lineage costs no statement of its own: `source_run()`.
+    pub run_experiment_id: Option<Uuid>,
+    pub run_project_id: Option<Uuid>,
+    pub run_name: Option<String>,
+    pub run_status: Option<RunStatus>,
+    pub run_started_at: Option<DateTime<Utc>>,
+    pub run_ended_at: Option<DateTime<Utc>>,
+    pub run_created_by: Option<Uuid>,
+    pub run_created_at: Option<DateTime<Utc>>,
+}
+
+impl VersionRow {
+    /// The run the version came from, as read with it; `None` when it names none (or its
+    /// run was deleted, which clears the reference).
+    pub fn source_run(&self) -> Option<RunRow> {
+        Some(RunRow {
+            id: self.source_run_id?,
+            experiment_id: self.run_experiment_id?,
+            project_id: self.run_project_id?,
+            name: self.run_name.clone()?,
+            status: self.run_status?,
+            started_at: self.run_started_at?,
+            ended_at: self.run_ended_at,
+            created_by: self.run_created_by,
+            created_at: self.run_created_at?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
@@ -264,12 +293,18 @@ pub async fn create_version(
         VersionRow,
         r#"WITH m AS (
              UPDATE models SET latest_version = latest_version + 1, updated_at = now()
-             WHERE id = $2 RETURNING id, project_id, latest_version)
-         INSERT INTO model_versions (id, model_id, version, source_run_id, description, created_by)
-         SELECT $1, m.id, m.latest_version, $3, $4, $5 FROM m
-         RETURNING id, model_id, (SELECT project_id FROM m) AS "project_id!", version,
-                   stage AS "stage: ModelStage", source_run_id, description, created_by, created_at,
-                   ARRAY[]::text[] AS "aliases!""#,
+             WHERE id = $2 RETURNING id, project_id, latest_version),
+         v AS (
+             INSERT INTO model_versions (id, model_id, version, source_run_id, description, created_by)
+             SELECT $1, m.id, m.latest_version, $3, $4, $5 FROM m
+             RETURNING id, model_id, version, stage, source_run_id, description, created_by, created_at)
+         SELECT v.id AS "id!", v.model_id AS "model_id!", m.project_id AS "project_id!", v.version AS "version!",
+                v.stage AS "stage!: ModelStage", v.source_run_id, v.description, v.created_by,
+                v.created_at AS "created_at!", ARRAY[]::text[] AS "aliases!",
+                r.experiment_id AS "run_experiment_id?", r.project_id AS "run_project_id?", r.name AS "run_name?",
+                r.status AS "run_status?: RunStatus", r.started_at AS "run_started_at?", r.ended_at AS "run_ended_at?",
+                r.created_by AS "run_created_by?", r.created_at AS "run_created_at?"
+         FROM v JOIN m ON m.id = v.model_id LEFT JOIN runs r ON r.id = v.source_run_id"#,
         Uuid::now_v7(),
         model_id,
         source_run_id,
@@ -285,9 +320,14 @@ pub async fn create_version(
 pub async fn find_versions(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
     let rows = sqlx::query_as!(
         VersionRow,
-        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at,
-                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!"
+        r#"SELECT v.id AS "id!", v.model_id AS "model_id!", m.project_id AS "project_id!", v.version AS "version!", v.stage AS "stage!: ModelStage",
+                    v.source_run_id, v.description, v.created_by, v.created_at AS "created_at!",
+                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!",
+                    r.experiment_id AS "run_experiment_id?", r.project_id AS "run_project_id?", r.name AS "run_name?",
+                    r.status AS "run_status?: RunStatus", r.started_at AS "run_started_at?", r.ended_at AS "run_ended_at?",
+                    r.created_by AS "run_created_by?", r.created_at AS "run_created_at?"
              FROM model_versions v JOIN models m ON m.id = v.model_id
+             LEFT JOIN runs r ON r.id = v.source_run_id
          WHERE v.id = ANY($1)"#,
         ids,
     )
@@ -305,9 +345,14 @@ pub async fn find_version_by_number(
 ) -> AppResult<Option<VersionRow>> {
     let row = sqlx::query_as!(
         VersionRow,
-        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at,
-                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!"
+        r#"SELECT v.id AS "id!", v.model_id AS "model_id!", m.project_id AS "project_id!", v.version AS "version!", v.stage AS "stage!: ModelStage",
+                    v.source_run_id, v.description, v.created_by, v.created_at AS "created_at!",
+                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!",
+                    r.experiment_id AS "run_experiment_id?", r.project_id AS "run_project_id?", r.name AS "run_name?",
+                    r.status AS "run_status?: RunStatus", r.started_at AS "run_started_at?", r.ended_at AS "run_ended_at?",
+                    r.created_by AS "run_created_by?", r.created_at AS "run_created_at?"
              FROM model_versions v JOIN models m ON m.id = v.model_id
+             LEFT JOIN runs r ON r.id = v.source_run_id
          WHERE v.model_id = $1 AND v.version = $2"#,
         model_id,
         number,
@@ -327,14 +372,23 @@ pub async fn version_pages_by_model(
 ) -> AppResult<Vec<VersionRow>> {
     let rows = sqlx::query_as!(
         VersionRow,
-        r#"SELECT page.* FROM unnest($1::uuid[]) AS parent(id)
+        r#"SELECT v.id AS "id!", v.model_id AS "model_id!", m.project_id, v.version AS "version!",
+                  v.stage AS "stage!: ModelStage", v.source_run_id, v.description, v.created_by,
+                  v.created_at AS "created_at!",
+                  ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!",
+                  r.experiment_id AS "run_experiment_id?", r.project_id AS "run_project_id?", r.name AS "run_name?",
+                  r.status AS "run_status?: RunStatus", r.started_at AS "run_started_at?", r.ended_at AS "run_ended_at?",
+                  r.created_by AS "run_created_by?", r.created_at AS "run_created_at?"
+         FROM unnest($1::uuid[]) AS parent(id)
+         JOIN models m ON m.id = parent.id
          CROSS JOIN LATERAL (
-             SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at,
-                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!"
-             FROM model_versions v JOIN models m ON m.id = v.model_id
-             WHERE v.model_id = parent.id AND v.version < coalesce($2::int8, 2147483648)
-             ORDER BY v.version DESC LIMIT $3
-         ) page"#,
+             SELECT id, model_id, version, stage, source_run_id, description, created_by, created_at
+             FROM model_versions
+             WHERE model_id = m.id AND version < coalesce($2::int8, 2147483648)
+             ORDER BY version DESC LIMIT $3
+         ) v
+         LEFT JOIN runs r ON r.id = v.source_run_id
+         ORDER BY v.model_id, v.version DESC"#,
         model_ids,
         before_version.map(i64::from),
         limit,
@@ -369,9 +423,14 @@ pub async fn latest_versions(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec<V
 pub async fn versions_from_runs(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
     let rows = sqlx::query_as!(
         VersionRow,
-        r#"SELECT v.id, v.model_id, m.project_id, v.version, v.stage AS "stage: ModelStage", v.source_run_id, v.description, v.created_by, v.created_at,
-                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!"
+        r#"SELECT v.id AS "id!", v.model_id AS "model_id!", m.project_id AS "project_id!", v.version AS "version!", v.stage AS "stage!: ModelStage",
+                    v.source_run_id, v.description, v.created_by, v.created_at AS "created_at!",
+                    ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!",
+                    r.experiment_id AS "run_experiment_id?", r.project_id AS "run_project_id?", r.name AS "run_name?",
+                    r.status AS "run_status?: RunStatus", r.started_at AS "run_started_at?", r.ended_at AS "run_ended_at?",
+                    r.created_by AS "run_created_by?", r.created_at AS "run_created_at?"
              FROM model_versions v JOIN models m ON m.id = v.model_id
+             LEFT JOIN runs r ON r.id = v.source_run_id
          WHERE v.source_run_id = ANY($1) ORDER BY v.model_id, v.version"#,
         run_ids,
     )

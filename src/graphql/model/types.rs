@@ -19,7 +19,7 @@ use crate::graphql::direct::{Direct, Leaves, leaf, named_row_leaves};
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::VersionArtifactsKey;
 use crate::graphql::loaders::{
-    ChildPageKey, LatestVersionKey, ModelKey, ProjectKey, RunKey, VersionKey, VersionPageKey,
+    ChildPageKey, LatestVersionKey, ModelKey, ProjectKey, VersionKey, VersionPageKey,
 };
 use crate::graphql::project::types::Project;
 use crate::graphql::run::types::Run;
@@ -199,10 +199,7 @@ impl ModelVersion {
     /// The run this version came from; null when none was given, it was deleted, or it is
     /// in a project you cannot see.
     async fn source_run(&self, ctx: &Context<'_>) -> AppResult<Option<Direct<Run>>> {
-        let Some(id) = self.row.source_run_id else {
-            return Ok(None);
-        };
-        let Some(row) = loader(ctx).load_one(RunKey(id)).await? else {
+        let Some(row) = self.row.source_run() else {
             return Ok(None);
         };
         readable(ctx, row.project_id)
