@@ -48,6 +48,12 @@ impl From<anyhow::Error> for AppError {
 }
 
 impl AppError {
+    /// Whether the database connection broke under the statement (`database_fault`): a
+    /// read failed this way may be run once more.
+    pub fn is_lost_connection(&self) -> bool {
+        matches!(self, AppError::Unavailable(message) if message == DATABASE_CONNECTION_LOST)
+    }
+
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         AppError::Validation {
             field: field.into(),
@@ -122,6 +128,9 @@ impl From<sqlx::Error> for AppError {
         match database_fault(&err) {
             Some(fault) => {
                 tracing::error!(error = %err, ?fault, "database unavailable");
+                if fault == DatabaseFault::ConnectionLost {
+                    crate::db::note_lost_connection();
+                }
                 AppError::Unavailable(match fault {
                     DatabaseFault::ConnectionLost => DATABASE_CONNECTION_LOST.into(),
                     DatabaseFault::Unavailable => {

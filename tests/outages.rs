@@ -139,7 +139,9 @@ async fn connections_killed_under_the_server_never_answer_internal_errors() {
     let admin = sqlx::PgPool::connect(&app.database_url).await.unwrap();
     let database = app.database_url.rsplit('/').next().unwrap().to_string();
     for round in 0..3 {
-        // What a PostgreSQL restart does to each open connection.
+        // What a PostgreSQL restart does to each open connection. The pool hands out a
+        // connection used moments ago without a check (`db::worth_checking`): the credential
+        // read fails on a dead one and must be read once more on a checked one.
         sqlx::query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
              WHERE datname = $1 AND pid <> pg_backend_pid()",

@@ -30,8 +30,20 @@ impl From<AppError> for AuthFailure {
     }
 }
 
-/// Resolves the value of an `Authorization: Bearer` header to a principal.
+/// Resolves the value of an `Authorization: Bearer` header to a principal. The credential
+/// read is run once more when its database connection broke under it (as after a
+/// PostgreSQL restart): it only reads, and stamps a token's last use.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, AuthFailure> {
+    match authenticate_once(state, token).await {
+        Err(AuthFailure::Unavailable(err)) if err.is_lost_connection() => {
+            tracing::warn!("the credential read lost its database connection: reading once more");
+            authenticate_once(state, token).await
+        }
+        answer => answer,
+    }
+}
+
+async fn authenticate_once(state: &AppState, token: &str) -> Result<Principal, AuthFailure> {
     if token.starts_with(secrets::API_TOKEN_PREFIX) {
         let owner = db::api_tokens::authenticate(&state.db, &secrets::digest(token))
             .await?
