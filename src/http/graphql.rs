@@ -108,7 +108,7 @@ fn www_authenticate(value: &str) -> (header::HeaderName, HeaderValue) {
 /// `POST /graphql`: JSON bodies only (no forms or `text/plain`, which browsers send
 /// cross-site without a preflight), one operation per request.
 pub async fn post(
-    State(gql): State<GraphqlState>,
+    State(gql): State<Arc<GraphqlState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
@@ -259,7 +259,7 @@ fn parse_post_body(bytes: &Bytes) -> Result<async_graphql::Request, String> {
 /// `GET /graphql`: the GraphiQL playground for browsers, or a query (never a mutation)
 /// from URL parameters.
 pub async fn get(
-    State(gql): State<GraphqlState>,
+    State(gql): State<Arc<GraphqlState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -430,7 +430,7 @@ fn lost_database_connection(response: &async_graphql::Response) -> bool {
 
 /// Authenticates the caller, runs the operation and shapes the answer.
 async fn execute(
-    gql: GraphqlState,
+    gql: Arc<GraphqlState>,
     peer: SocketAddr,
     headers: &HeaderMap,
     mut request: async_graphql::Request,

@@ -125,7 +125,7 @@ struct SubscribePayload {
 
 /// `GET /graphql/ws`.
 pub async fn upgrade(
-    State(gql): State<GraphqlState>,
+    State(gql): State<Arc<GraphqlState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
@@ -212,7 +212,7 @@ enum Outgoing {
     Finished(String),
 }
 
-async fn serve(gql: GraphqlState, addr: ClientAddr, mut socket: WebSocket) {
+async fn serve(gql: Arc<GraphqlState>, addr: ClientAddr, mut socket: WebSocket) {
     // 1. connection_init, with a token, in time.
     let first = tokio::time::timeout(INIT_TIMEOUT, socket.recv()).await;
     let message = match first {
@@ -418,7 +418,7 @@ async fn send_next(
 /// Runs one operation of the connection, sending `next` for each result, then
 /// `complete`; or one `error` when the operation is refused before it runs.
 async fn run_subscription(
-    gql: GraphqlState,
+    gql: Arc<GraphqlState>,
     principal: Principal,
     addr: ClientAddr,
     id: String,
