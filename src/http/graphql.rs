@@ -33,7 +33,6 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 pub const REQUEST_ID: &str = "x-request-id";
 const JSON: &str = "application/json";
 
-#[derive(Clone)]
 pub struct GraphqlState {
     pub app: AppState,
     pub schema: AppSchema,
