@@ -129,7 +129,7 @@ async fn main() {
     let searches_per_sec = searches as f64 / search.as_secs_f64();
 
     // 3. The nested read 20 × 20 × 20 with createdBy, params and latest metrics.
-    let pool = sqlx::PgPool::connect(&database_url)
+    let pool = maestro::db::connect(&database_url, 2, Duration::from_secs(30), None)
         .await
         .expect("the server's database");
     let size = SeedSize {

@@ -12,6 +12,7 @@
 //! the same library functions the server calls.
 //! `GROWTH_POINTS=1000000,10000000` sets the stages.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,11 +20,11 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{Api, unique_email};
+use maestro::db::Db;
 use maestro::db::runs::{self, NewPoint};
 use maestro::seed::{SeedSize, seed};
 use serde_json::{Value, json};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Executor, PgPool};
+use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
 const CLIENTS: usize = 16;
@@ -47,7 +48,9 @@ async fn main() {
         .split(',')
         .map(|s| s.trim().parse().expect("GROWTH_POINTS: numbers"))
         .collect();
-    let pool = PgPool::connect(&database_url).await.expect("the database");
+    let pool = maestro::db::connect(&database_url, 4, Duration::from_secs(30), None)
+        .await
+        .expect("the database");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS * 2)
         .build()
@@ -163,7 +166,7 @@ async fn main() {
     plans(&database_url, probe.parse().unwrap()).await;
 }
 
-async fn count_points(pool: &PgPool) -> i64 {
+async fn count_points(pool: &Db) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM metric_points")
         .fetch_one(pool)
         .await
@@ -171,7 +174,7 @@ async fn count_points(pool: &PgPool) -> i64 {
 }
 
 /// Seeds about `missing` points: runs of 2 × 1,000 points, 500,000 points per statement.
-async fn fill(pool: &PgPool, owner: Uuid, missing: i64, stage: usize) {
+async fn fill(pool: &Db, owner: Uuid, missing: i64, stage: usize) {
     let per_run = 2_000;
     let mut left = missing;
     let mut batch = 0;
@@ -245,23 +248,17 @@ async fn plans(database_url: &str, probe: Uuid) {
         .with_target(false)
         .with_level(false)
         .init();
-    let explained = PgPoolOptions::new()
-        .max_connections(1)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                conn.execute(
-                    "LOAD 'auto_explain';
-                     SET auto_explain.log_min_duration = 0;
-                     SET auto_explain.log_analyze = on;
-                     SET auto_explain.log_buffers = on;
-                     SET auto_explain.log_timing = on;
-                     SET auto_explain.log_level = notice;",
-                )
-                .await?;
-                Ok(())
-            })
-        })
-        .connect(database_url)
+    let options = PgConnectOptions::from_str(database_url)
+        .expect("DATABASE_URL")
+        .options([
+            ("session_preload_libraries", "auto_explain"),
+            ("auto_explain.log_min_duration", "0"),
+            ("auto_explain.log_analyze", "on"),
+            ("auto_explain.log_buffers", "on"),
+            ("auto_explain.log_timing", "on"),
+            ("auto_explain.log_level", "notice"),
+        ]);
+    let explained = Db::connect(options, 1, Duration::from_secs(30))
         .await
         .expect("the database");
     println!("\nPlans at the last stage (auto_explain, ANALYZE and BUFFERS):\n");

@@ -2,7 +2,7 @@
 //! each with experiments, runs (params, tags, a status mix) and metric histories. Written
 //! with set-based SQL (`generate_series`), in one statement.
 
-use sqlx::PgPool;
+use crate::db::Db;
 use uuid::Uuid;
 
 /// How much to create.
@@ -25,13 +25,9 @@ pub struct Seeded {
 
 /// Creates the data, owned by `owner`; project names start with `prefix`. One statement:
 /// each step reads the rows the step before returned.
-pub async fn seed(
-    db: &PgPool,
-    owner: Uuid,
-    prefix: &str,
-    size: SeedSize,
-) -> anyhow::Result<Seeded> {
-    let mut tx = db.begin().await?;
+pub async fn seed(db: &Db, owner: Uuid, prefix: &str, size: SeedSize) -> anyhow::Result<Seeded> {
+    let mut conn = db.acquire().await?;
+    let mut tx = conn.begin().await?;
     let made = sqlx::query!(
         r#"WITH p AS (
              INSERT INTO projects (id, name, description, created_by)

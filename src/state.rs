@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
+use crate::db::Db;
 
 use crate::auth::jwt::JwtKeys;
 use crate::cache::Cache;
@@ -15,7 +15,7 @@ use crate::storage::Storage;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub db: PgPool,
+    pub db: Db,
     /// Whether the database answers, kept by a watcher task.
     pub db_health: DbHealth,
     pub cache: Cache,

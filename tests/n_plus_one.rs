@@ -20,7 +20,6 @@ const NESTED: &str = "query($n: Int!) {
 /// Seeds an n×n×n world for a new user and returns the nested read's statement count.
 async fn statements_for(app: &TestApp, n: i32) -> (u64, Value) {
     let (_, session) = app.user(&format!("reader{n}")).await;
-    let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
     let owner: Uuid = session.user_id.parse().unwrap();
     let size = SeedSize {
         projects: n,
@@ -28,7 +27,9 @@ async fn statements_for(app: &TestApp, n: i32) -> (u64, Value) {
         runs_per_experiment: n,
         points_per_metric: 2,
     };
-    seed(&pool, owner, &format!("n{n}"), size).await.unwrap();
+    seed(&app.state.db, owner, &format!("n{n}"), size)
+        .await
+        .unwrap();
     let (status, body) = app
         .gql_raw(Some(&session.access), NESTED, json!({ "n": n }))
         .await;

@@ -1,7 +1,7 @@
 //! API tokens for CI: long-lived bearer secrets with scopes, stored as hashes.
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db::projects::ProjectRole;
@@ -21,7 +21,7 @@ pub struct ApiTokenRow {
 
 #[tracing::instrument(skip(db, token_hash))]
 pub async fn insert(
-    db: &PgPool,
+    db: &Db,
     user_id: Uuid,
     name: &str,
     scopes: &[String],
@@ -64,7 +64,7 @@ pub struct TokenOwner {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn authenticate(db: &PgPool, token_hash: &[u8]) -> AppResult<Option<TokenOwner>> {
+pub async fn authenticate(db: &Db, token_hash: &[u8]) -> AppResult<Option<TokenOwner>> {
     let row = sqlx::query_as!(
         TokenOwner,
         r#"WITH owner AS (
@@ -97,7 +97,7 @@ pub async fn authenticate(db: &PgPool, token_hash: &[u8]) -> AppResult<Option<To
 
 /// The caller's tokens that are not revoked, newest first.
 #[tracing::instrument(skip(db))]
-pub async fn list(db: &PgPool, user_id: Uuid) -> AppResult<Vec<ApiTokenRow>> {
+pub async fn list(db: &Db, user_id: Uuid) -> AppResult<Vec<ApiTokenRow>> {
     let rows = sqlx::query_as!(
         ApiTokenRow,
         r#"SELECT id, user_id, name, scopes, created_at, expires_at, last_used_at FROM api_tokens
@@ -112,7 +112,7 @@ pub async fn list(db: &PgPool, user_id: Uuid) -> AppResult<Vec<ApiTokenRow>> {
 
 /// Revokes one of the user's tokens; returns whether there was one to revoke.
 #[tracing::instrument(skip(db))]
-pub async fn revoke(db: &PgPool, user_id: Uuid, id: Uuid) -> AppResult<bool> {
+pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> AppResult<bool> {
     let done = sqlx::query!(
         r#"UPDATE api_tokens SET revoked_at = now()
          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"#,

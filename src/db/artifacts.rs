@@ -1,7 +1,7 @@
 //! Artifacts: files of runs and model versions, whose bytes live in the object store.
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult, ResultExt};
@@ -73,7 +73,7 @@ fn duplicate_path() -> AppError {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn insert(db: &PgPool, a: NewArtifact<'_>) -> AppResult<ArtifactRow> {
+pub async fn insert(db: &Db, a: NewArtifact<'_>) -> AppResult<ArtifactRow> {
     let (run_id, version_id) = match a.owner {
         Owner::Run(id) => (Some(id), None),
         Owner::ModelVersion(id) => (None, Some(id)),
@@ -108,7 +108,7 @@ pub async fn insert(db: &PgPool, a: NewArtifact<'_>) -> AppResult<ArtifactRow> {
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ArtifactRow>> {
+pub async fn find_many(db: &Db, ids: &[Uuid]) -> AppResult<Vec<ArtifactRow>> {
     let rows = sqlx::query_as!(
         ArtifactRow,
         r#"SELECT id, project_id, run_id, model_version_id, path, size_bytes, content_type, sha256, status AS "status: ArtifactStatus", object_key, upload_id, upload_expires_at, created_at FROM artifacts WHERE id = ANY($1)"#,
@@ -120,7 +120,7 @@ pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ArtifactRow>>
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn of_runs(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<ArtifactRow>> {
+pub async fn of_runs(db: &Db, run_ids: &[Uuid]) -> AppResult<Vec<ArtifactRow>> {
     let rows = sqlx::query_as!(
         ArtifactRow,
         r#"SELECT id, project_id, run_id, model_version_id, path, size_bytes, content_type, sha256, status AS "status: ArtifactStatus", object_key, upload_id, upload_expires_at, created_at FROM artifacts WHERE run_id = ANY($1) ORDER BY run_id, path"#,
@@ -132,7 +132,7 @@ pub async fn of_runs(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<ArtifactRow
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn of_versions(db: &PgPool, version_ids: &[Uuid]) -> AppResult<Vec<ArtifactRow>> {
+pub async fn of_versions(db: &Db, version_ids: &[Uuid]) -> AppResult<Vec<ArtifactRow>> {
     let rows = sqlx::query_as!(
         ArtifactRow,
         r#"SELECT id, project_id, run_id, model_version_id, path, size_bytes, content_type, sha256, status AS "status: ArtifactStatus", object_key, upload_id, upload_expires_at, created_at FROM artifacts WHERE model_version_id = ANY($1) ORDER BY model_version_id, path"#,
@@ -146,7 +146,7 @@ pub async fn of_versions(db: &PgPool, version_ids: &[Uuid]) -> AppResult<Vec<Art
 /// Marks a PENDING artifact AVAILABLE; returns it, or `None` if it was not pending.
 #[tracing::instrument(skip(db))]
 pub async fn mark_available(
-    db: &PgPool,
+    db: &Db,
     id: Uuid,
     sha256: Option<&str>,
 ) -> AppResult<Option<ArtifactRow>> {
@@ -165,7 +165,7 @@ pub async fn mark_available(
 
 /// Deletes an artifact; its object is queued for deletion by the table's trigger.
 #[tracing::instrument(skip(db))]
-pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
+pub async fn delete(db: &Db, id: Uuid) -> AppResult<bool> {
     let done = sqlx::query!(r#"DELETE FROM artifacts WHERE id = $1"#, id,)
         .execute(db)
         .await?;

@@ -1,7 +1,7 @@
 //! The audit log: security-relevant events, appended and read back by ADMINs.
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db::enum_name;
@@ -107,7 +107,7 @@ pub struct EventRow {
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn insert(db: &PgPool, event: &NewEvent<'_>) -> AppResult<()> {
+pub async fn insert(db: &Db, event: &NewEvent<'_>) -> AppResult<()> {
     sqlx::query!(
         r#"INSERT INTO audit_events (id, kind, actor_id, actor_email, subject_id, project_id, summary, address)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
@@ -129,7 +129,7 @@ pub async fn insert(db: &PgPool, event: &NewEvent<'_>) -> AppResult<()> {
 /// account acted upon; `kinds` empty means every kind.
 #[tracing::instrument(skip(db))]
 pub async fn page(
-    db: &PgPool,
+    db: &Db,
     user: Option<Uuid>,
     kinds: &[AuditKind],
     before: Option<Uuid>,
@@ -157,7 +157,7 @@ pub async fn page(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn count(db: &PgPool, user: Option<Uuid>, kinds: &[AuditKind]) -> AppResult<i64> {
+pub async fn count(db: &Db, user: Option<Uuid>, kinds: &[AuditKind]) -> AppResult<i64> {
     let kinds = stored(kinds);
     let n = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM audit_events

@@ -1,7 +1,7 @@
 //! Experiments: named groups of runs inside a project.
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -28,7 +28,7 @@ fn duplicate_name() -> AppError {
 
 #[tracing::instrument(skip(db))]
 pub async fn insert(
-    db: &PgPool,
+    db: &Db,
     project_id: Uuid,
     name: &str,
     description: Option<&str>,
@@ -55,7 +55,7 @@ pub async fn insert(
 
 #[tracing::instrument(skip(db))]
 pub async fn update(
-    db: &PgPool,
+    db: &Db,
     id: Uuid,
     name: Option<&str>,
     description: Option<&str>,
@@ -80,7 +80,7 @@ pub async fn update(
 
 /// Deletes an experiment with its runs and their data (one statement, cascading).
 #[tracing::instrument(skip(db))]
-pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
+pub async fn delete(db: &Db, id: Uuid) -> AppResult<bool> {
     let done = sqlx::query!("DELETE FROM experiments WHERE id = $1", id)
         .execute(db)
         .await?;
@@ -88,7 +88,7 @@ pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ExperimentRow>> {
+pub async fn find_many(db: &Db, ids: &[Uuid]) -> AppResult<Vec<ExperimentRow>> {
     let rows = sqlx::query_as!(
         ExperimentRow,
         r#"SELECT id, project_id, name, description, tags AS "tags: Json<KeyValues>",
@@ -104,7 +104,7 @@ pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ExperimentRow
 /// One page of experiments for each project, in one statement.
 #[tracing::instrument(skip(db))]
 pub async fn pages_by_project(
-    db: &PgPool,
+    db: &Db,
     project_ids: &[Uuid],
     after: Option<Uuid>,
     limit: i64,
@@ -130,7 +130,7 @@ pub async fn pages_by_project(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn counts_by_project(db: &PgPool, project_ids: &[Uuid]) -> AppResult<Vec<(Uuid, i64)>> {
+pub async fn counts_by_project(db: &Db, project_ids: &[Uuid]) -> AppResult<Vec<(Uuid, i64)>> {
     let rows = sqlx::query!(
         r#"SELECT project_id, count(*) AS "count!" FROM experiments
            WHERE project_id = ANY($1) GROUP BY project_id"#,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod experiments;
 pub mod health;
 pub mod models;
+pub mod pool;
 pub mod projects;
 pub mod runs;
 pub mod search;
@@ -29,8 +30,10 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgPool};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+
+pub use pool::Db;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -98,33 +101,13 @@ pub async fn connect(
     size: u32,
     acquire_timeout: Duration,
     statement_timeout: Option<Duration>,
-) -> anyhow::Result<PgPool> {
+) -> anyhow::Result<Db> {
     let mut options =
         PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_generic_plan")]);
     if let Some(limit) = statement_timeout {
         options = options.options([("statement_timeout", format!("{}ms", limit.as_millis()))]);
     }
-    let pool = pool_options(size, acquire_timeout)
-        .connect_with(options)
-        .await?;
-    Ok(pool)
-}
-
-/// The pool's settings: its size, how long a request waits for a connection, and which
-/// idle connections are checked before use (`worth_checking`).
-fn pool_options(size: u32, acquire_timeout: Duration) -> PgPoolOptions {
-    PgPoolOptions::new()
-        .max_connections(size)
-        .acquire_timeout(acquire_timeout)
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if worth_checking(meta.idle_for) {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
+    Ok(Db::connect(options, size, acquire_timeout).await?)
 }
 
 /// An idle connection this long unused is checked before it is handed out: PostgreSQL may
@@ -168,8 +151,8 @@ fn worth_checking(idle_for: Duration) -> bool {
 
 /// Applies the migrations on a connection of their own without the statement timeout
 /// (building an index over a large table may take minutes).
-pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    let mut conn = pool.acquire().await?.detach();
+pub async fn migrate(db: &Db) -> anyhow::Result<()> {
+    let mut conn = db.acquire().await?.detach();
     sqlx::query!("SET statement_timeout = 0")
         .execute(&mut conn)
         .await?;
@@ -183,9 +166,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_connection_in_steady_use_is_handed_out_without_a_round_trip() {
-        // sqlx's own check pings every connection on acquire: the cost this pool removed.
-        assert!(!pool_options(4, Duration::from_secs(1)).get_test_before_acquire());
+    fn only_idle_connections_or_those_after_a_loss_are_checked() {
         assert!(worth_checking(CHECK_IDLE_AFTER));
         assert!(worth_checking(Duration::from_secs(3600)));
         // The one test that notes a lost connection: until then, fresh connections pass.

@@ -1,7 +1,7 @@
 //! The model registry: models, numbered versions, stages, aliases and their history.
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -110,7 +110,7 @@ fn duplicate_name() -> AppError {
 
 #[tracing::instrument(skip(db))]
 pub async fn insert(
-    db: &PgPool,
+    db: &Db,
     project_id: Uuid,
     name: &str,
     description: Option<&str>,
@@ -137,7 +137,7 @@ pub async fn insert(
 
 #[tracing::instrument(skip(db))]
 pub async fn update(
-    db: &PgPool,
+    db: &Db,
     id: Uuid,
     name: Option<&str>,
     description: Option<&str>,
@@ -163,7 +163,7 @@ pub async fn update(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
+pub async fn delete(db: &Db, id: Uuid) -> AppResult<bool> {
     let done = sqlx::query!(r#"DELETE FROM models WHERE id = $1"#, id,)
         .execute(db)
         .await?;
@@ -171,7 +171,7 @@ pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ModelRow>> {
+pub async fn find_many(db: &Db, ids: &[Uuid]) -> AppResult<Vec<ModelRow>> {
     let rows = sqlx::query_as!(
         ModelRow,
         r#"SELECT m.id, m.project_id, m.name, m.description, m.tags AS "tags: Json<KeyValues>", m.latest_version, m.created_by, m.created_at, m.updated_at,
@@ -188,7 +188,7 @@ pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ModelRow>> {
 
 #[tracing::instrument(skip(db))]
 pub async fn pages_by_project(
-    db: &PgPool,
+    db: &Db,
     project_ids: &[Uuid],
     after: Option<Uuid>,
     limit: i64,
@@ -218,7 +218,7 @@ pub async fn pages_by_project(
 /// first, their names matching `search` (case-insensitive substring) when given.
 #[tracing::instrument(skip(db))]
 pub async fn page_visible(
-    db: &PgPool,
+    db: &Db,
     viewer: Option<Uuid>,
     search: Option<&str>,
     after: Option<Uuid>,
@@ -248,11 +248,7 @@ pub async fn page_visible(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn count_visible(
-    db: &PgPool,
-    viewer: Option<Uuid>,
-    search: Option<&str>,
-) -> AppResult<i64> {
+pub async fn count_visible(db: &Db, viewer: Option<Uuid>, search: Option<&str>) -> AppResult<i64> {
     let n = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM models m
          WHERE ($1::uuid IS NULL
@@ -267,7 +263,7 @@ pub async fn count_visible(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn counts_by_project(db: &PgPool, project_ids: &[Uuid]) -> AppResult<Vec<(Uuid, i64)>> {
+pub async fn counts_by_project(db: &Db, project_ids: &[Uuid]) -> AppResult<Vec<(Uuid, i64)>> {
     let rows = sqlx::query!(
         r#"SELECT project_id, count(*) AS "count!" FROM models
            WHERE project_id = ANY($1) GROUP BY project_id"#,
@@ -283,7 +279,7 @@ pub async fn counts_by_project(db: &PgPool, project_ids: &[Uuid]) -> AppResult<V
 /// the counter back, so numbers have neither gaps nor duplicates.
 #[tracing::instrument(skip(db))]
 pub async fn create_version(
-    db: &PgPool,
+    db: &Db,
     model_id: Uuid,
     source_run_id: Option<Uuid>,
     description: Option<&str>,
@@ -317,7 +313,7 @@ pub async fn create_version(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn find_versions(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
+pub async fn find_versions(db: &Db, ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
     let rows = sqlx::query_as!(
         VersionRow,
         r#"SELECT v.id AS "id!", v.model_id AS "model_id!", m.project_id AS "project_id!", v.version AS "version!", v.stage AS "stage!: ModelStage",
@@ -339,7 +335,7 @@ pub async fn find_versions(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<VersionRo
 /// A model's version by its number.
 #[tracing::instrument(skip(db))]
 pub async fn find_version_by_number(
-    db: &PgPool,
+    db: &Db,
     model_id: Uuid,
     number: i32,
 ) -> AppResult<Option<VersionRow>> {
@@ -365,7 +361,7 @@ pub async fn find_version_by_number(
 /// One page of versions per model, newest (highest number) first.
 #[tracing::instrument(skip(db))]
 pub async fn version_pages_by_model(
-    db: &PgPool,
+    db: &Db,
     model_ids: &[Uuid],
     before_version: Option<i32>,
     limit: i64,
@@ -399,10 +395,7 @@ pub async fn version_pages_by_model(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn version_counts_by_model(
-    db: &PgPool,
-    model_ids: &[Uuid],
-) -> AppResult<Vec<(Uuid, i64)>> {
+pub async fn version_counts_by_model(db: &Db, model_ids: &[Uuid]) -> AppResult<Vec<(Uuid, i64)>> {
     let rows = sqlx::query!(
         r#"SELECT model_id, count(*) AS "count!" FROM model_versions
            WHERE model_id = ANY($1) GROUP BY model_id"#,
@@ -415,12 +408,12 @@ pub async fn version_counts_by_model(
 
 /// Each model's highest-numbered version: the first row of its newest-first page (one
 /// backward step of the (model_id, version) index per model).
-pub async fn latest_versions(db: &PgPool, model_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
+pub async fn latest_versions(db: &Db, model_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
     version_pages_by_model(db, model_ids, None, 1).await
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn versions_from_runs(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
+pub async fn versions_from_runs(db: &Db, run_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
     let rows = sqlx::query_as!(
         VersionRow,
         r#"SELECT v.id AS "id!", v.model_id AS "model_id!", m.project_id AS "project_id!", v.version AS "version!", v.stage AS "stage!: ModelStage",
@@ -443,12 +436,13 @@ pub async fn versions_from_runs(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<
 /// PRODUCTION versions unless `keep_existing`. One transaction.
 #[tracing::instrument(skip(db))]
 pub async fn set_stage(
-    db: &PgPool,
+    db: &Db,
     version_id: Uuid,
     stage: ModelStage,
     keep_existing: bool,
 ) -> AppResult<Option<VersionRow>> {
-    let mut tx = db.begin().await?;
+    let mut conn = db.acquire().await?;
+    let mut tx = conn.begin().await?;
     let model_id: Option<Uuid> = sqlx::query_scalar!(
         r#"SELECT model_id FROM model_versions WHERE id = $1"#,
         version_id,
@@ -489,7 +483,7 @@ pub async fn set_stage(
 /// Points an alias at a version (creating or moving it) and records the change.
 #[tracing::instrument(skip(db))]
 pub async fn set_alias(
-    db: &PgPool,
+    db: &Db,
     model_id: Uuid,
     alias: &str,
     version_id: Uuid,
@@ -518,7 +512,7 @@ pub async fn set_alias(
 /// Removes an alias, recording the change; returns whether it existed.
 #[tracing::instrument(skip(db))]
 pub async fn delete_alias(
-    db: &PgPool,
+    db: &Db,
     model_id: Uuid,
     alias: &str,
     changed_by: Uuid,
@@ -539,11 +533,7 @@ pub async fn delete_alias(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn alias_history(
-    db: &PgPool,
-    model_id: Uuid,
-    limit: i64,
-) -> AppResult<Vec<AliasEventRow>> {
+pub async fn alias_history(db: &Db, model_id: Uuid, limit: i64) -> AppResult<Vec<AliasEventRow>> {
     let rows = sqlx::query_as!(
         AliasEventRow,
         r#"SELECT model_id, alias, version, changed_by, changed_at FROM model_alias_events
@@ -557,7 +547,7 @@ pub async fn alias_history(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn delete_version(db: &PgPool, id: Uuid) -> AppResult<bool> {
+pub async fn delete_version(db: &Db, id: Uuid) -> AppResult<bool> {
     let done = sqlx::query!(r#"DELETE FROM model_versions WHERE id = $1"#, id,)
         .execute(db)
         .await?;

@@ -1,7 +1,7 @@
 //! Projects and their members.
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db::users::escape_like;
@@ -42,12 +42,13 @@ pub struct MemberRow {
 /// Creates a project with its creator as OWNER, in one transaction.
 #[tracing::instrument(skip(db))]
 pub async fn insert(
-    db: &PgPool,
+    db: &Db,
     name: &str,
     description: Option<&str>,
     created_by: Uuid,
 ) -> AppResult<ProjectRow> {
-    let mut tx = db.begin().await?;
+    let mut conn = db.acquire().await?;
+    let mut tx = conn.begin().await?;
     let row = sqlx::query_as!(
         ProjectRow,
         r#"INSERT INTO projects (id, name, description, created_by) VALUES ($1, $2, $3, $4)
@@ -72,7 +73,7 @@ pub async fn insert(
 
 #[tracing::instrument(skip(db))]
 pub async fn update(
-    db: &PgPool,
+    db: &Db,
     id: Uuid,
     name: Option<&str>,
     description: Option<&str>,
@@ -95,7 +96,7 @@ pub async fn update(
 /// Deletes a project; experiments, runs, metrics, models and versions go with it (one
 /// statement, so one transaction, through `ON DELETE CASCADE`).
 #[tracing::instrument(skip(db))]
-pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
+pub async fn delete(db: &Db, id: Uuid) -> AppResult<bool> {
     let done = sqlx::query!(r#"DELETE FROM projects WHERE id = $1"#, id,)
         .execute(db)
         .await?;
@@ -103,7 +104,7 @@ pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ProjectRow>> {
+pub async fn find_many(db: &Db, ids: &[Uuid]) -> AppResult<Vec<ProjectRow>> {
     let rows = sqlx::query_as!(
         ProjectRow,
         r#"SELECT id, name, description, created_by, created_at, updated_at
@@ -118,7 +119,7 @@ pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<ProjectRow>> 
 /// The user's role in each of the projects they are a member of.
 #[tracing::instrument(skip(db))]
 pub async fn roles(
-    db: &PgPool,
+    db: &Db,
     user_id: Uuid,
     project_ids: &[Uuid],
 ) -> AppResult<Vec<(Uuid, ProjectRole)>> {
@@ -136,7 +137,7 @@ pub async fn roles(
 /// Projects the user may see (all of them for an admin, `viewer = None`), in id order.
 #[tracing::instrument(skip(db))]
 pub async fn page_visible(
-    db: &PgPool,
+    db: &Db,
     viewer: Option<Uuid>,
     search: Option<&str>,
     after: Option<Uuid>,
@@ -163,11 +164,7 @@ pub async fn page_visible(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn count_visible(
-    db: &PgPool,
-    viewer: Option<Uuid>,
-    search: Option<&str>,
-) -> AppResult<i64> {
+pub async fn count_visible(db: &Db, viewer: Option<Uuid>, search: Option<&str>) -> AppResult<i64> {
     let n = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM projects p
          WHERE ($1::uuid IS NULL
@@ -182,7 +179,7 @@ pub async fn count_visible(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn members_of(db: &PgPool, project_ids: &[Uuid]) -> AppResult<Vec<MemberRow>> {
+pub async fn members_of(db: &Db, project_ids: &[Uuid]) -> AppResult<Vec<MemberRow>> {
     let rows = sqlx::query_as!(
         MemberRow,
         r#"SELECT project_id, user_id, role AS "role: ProjectRole", added_at FROM project_members
@@ -196,7 +193,7 @@ pub async fn members_of(db: &PgPool, project_ids: &[Uuid]) -> AppResult<Vec<Memb
 
 #[tracing::instrument(skip(db))]
 pub async fn add_member(
-    db: &PgPool,
+    db: &Db,
     project_id: Uuid,
     user_id: Uuid,
     role: ProjectRole,
@@ -230,12 +227,13 @@ pub enum MembershipChange {
 /// owner. The project row is locked so two owners cannot demote each other at once.
 #[tracing::instrument(skip(db))]
 pub async fn change_member(
-    db: &PgPool,
+    db: &Db,
     project_id: Uuid,
     user_id: Uuid,
     role: Option<ProjectRole>,
 ) -> AppResult<MembershipChange> {
-    let mut tx = db.begin().await?;
+    let mut conn = db.acquire().await?;
+    let mut tx = conn.begin().await?;
     sqlx::query!(
         r#"SELECT 1 AS "locked" FROM projects WHERE id = $1 FOR UPDATE"#,
         project_id,

@@ -1,9 +1,9 @@
 //! Runs: their lifecycle, params (write-once), tags (mutable) and metrics (full history
 //! plus the latest value per key). Every batch write is one statement over arrays.
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
@@ -82,7 +82,7 @@ pub struct NewPoint {
 /// Creates a run with its first params and tags, in one transaction.
 #[tracing::instrument(skip(db, params, tags))]
 pub async fn insert(
-    db: &PgPool,
+    db: &Db,
     experiment_id: Uuid,
     project_id: Uuid,
     name: &str,
@@ -90,7 +90,8 @@ pub async fn insert(
     tags: &[(String, String)],
     created_by: Uuid,
 ) -> AppResult<RunRow> {
-    let mut tx = db.begin().await?;
+    let mut conn = db.acquire().await?;
+    let mut tx = conn.begin().await?;
     let row = sqlx::query_as!(
         RunRow,
         r#"INSERT INTO runs (id, experiment_id, project_id, name, created_by)
@@ -131,7 +132,7 @@ fn split(pairs: &[(String, String)]) -> (Vec<&str>, Vec<&str>) {
 /// Renames a run or moves it along its lifecycle; `endedAt` is set when it leaves RUNNING.
 #[tracing::instrument(skip(db))]
 pub async fn update(
-    db: &PgPool,
+    db: &Db,
     id: Uuid,
     name: Option<&str>,
     status: Option<RunStatus>,
@@ -157,7 +158,7 @@ pub async fn update(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
+pub async fn delete(db: &Db, id: Uuid) -> AppResult<bool> {
     let done = sqlx::query!("DELETE FROM runs WHERE id = $1", id)
         .execute(db)
         .await?;
@@ -165,7 +166,7 @@ pub async fn delete(db: &PgPool, id: Uuid) -> AppResult<bool> {
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<RunRow>> {
+pub async fn find_many(db: &Db, ids: &[Uuid]) -> AppResult<Vec<RunRow>> {
     let rows = sqlx::query_as!(
         RunRow,
         r#"SELECT id, experiment_id, project_id, name, status AS "status: RunStatus",
@@ -182,7 +183,7 @@ pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<RunRow>> {
 /// time, then id), in one statement; `after` is the last (creation time, id) seen.
 #[tracing::instrument(skip(db))]
 pub async fn pages_by_experiment(
-    db: &PgPool,
+    db: &Db,
     experiment_ids: &[Uuid],
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
@@ -212,7 +213,7 @@ pub async fn pages_by_experiment(
 /// Logs params, all or nothing: a key already set to another value is a conflict and
 /// nothing is written. One statement.
 #[tracing::instrument(skip(db, params))]
-pub async fn log_params(db: &PgPool, run_id: Uuid, params: &[(String, String)]) -> AppResult<()> {
+pub async fn log_params(db: &Db, run_id: Uuid, params: &[(String, String)]) -> AppResult<()> {
     let (keys, values) = split(params);
     let conflicts: Vec<String> = sqlx::query_scalar!(
         r#"WITH input AS (SELECT * FROM unnest($2::text[], $3::text[]) AS t(key, value)),
@@ -242,7 +243,7 @@ pub async fn log_params(db: &PgPool, run_id: Uuid, params: &[(String, String)]) 
 
 /// Sets tags (insert or overwrite), one statement.
 #[tracing::instrument(skip(db, tags))]
-pub async fn set_tags(db: &PgPool, run_id: Uuid, tags: &[(String, String)]) -> AppResult<()> {
+pub async fn set_tags(db: &Db, run_id: Uuid, tags: &[(String, String)]) -> AppResult<()> {
     let (keys, values) = split(tags);
     sqlx::query!(
         "INSERT INTO run_tags (run_id, key, value)
@@ -263,7 +264,7 @@ pub async fn set_tags(db: &PgPool, run_id: Uuid, tags: &[(String, String)]) -> A
 /// the caller was authorized already.
 #[tracing::instrument(skip(db, points), fields(points = points.len()))]
 pub async fn log_metrics(
-    db: &PgPool,
+    db: &Db,
     run_id: Uuid,
     writable: Option<&[Uuid]>,
     points: &[NewPoint],
@@ -302,7 +303,7 @@ pub async fn log_metrics(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn params_of(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<KeyValueRow>> {
+pub async fn params_of(db: &Db, run_ids: &[Uuid]) -> AppResult<Vec<KeyValueRow>> {
     let rows = sqlx::query_as!(
         KeyValueRow,
         "SELECT run_id, key, value FROM run_params WHERE run_id = ANY($1) ORDER BY run_id, key",
@@ -314,7 +315,7 @@ pub async fn params_of(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<KeyValueR
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn tags_of(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<KeyValueRow>> {
+pub async fn tags_of(db: &Db, run_ids: &[Uuid]) -> AppResult<Vec<KeyValueRow>> {
     let rows = sqlx::query_as!(
         KeyValueRow,
         "SELECT run_id, key, value FROM run_tags WHERE run_id = ANY($1) ORDER BY run_id, key",
@@ -326,7 +327,7 @@ pub async fn tags_of(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<KeyValueRow
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn latest_metrics_of(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<MetricRow>> {
+pub async fn latest_metrics_of(db: &Db, run_ids: &[Uuid]) -> AppResult<Vec<MetricRow>> {
     let rows = sqlx::query_as!(
         MetricRow,
         "SELECT run_id, key, value, step, timestamp FROM latest_metrics
@@ -341,7 +342,7 @@ pub async fn latest_metrics_of(db: &PgPool, run_ids: &[Uuid]) -> AppResult<Vec<M
 /// A page of one metric's history in step order; the cursor is (step, id).
 #[tracing::instrument(skip(db))]
 pub async fn history_page(
-    db: &PgPool,
+    db: &Db,
     run_id: Uuid,
     key: &str,
     after: Option<(i64, i64)>,
@@ -365,7 +366,7 @@ pub async fn history_page(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn history_count(db: &PgPool, run_id: Uuid, key: &str) -> AppResult<i64> {
+pub async fn history_count(db: &Db, run_id: Uuid, key: &str) -> AppResult<i64> {
     let n = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM metric_points WHERE run_id = $1 AND key = $2"#,
         run_id,
@@ -384,11 +385,14 @@ pub async fn history_count(db: &PgPool, run_id: Uuid, key: &str) -> AppResult<i6
 /// element-wise per bucket) cost 2.6 µs a point, ten times the scan itself.
 #[tracing::instrument(skip(db))]
 pub async fn history_sampled(
-    db: &PgPool,
+    db: &Db,
     run_id: Uuid,
     key: &str,
     buckets: i64,
 ) -> AppResult<Vec<PointRow>> {
+    // Streamed on a connection of its own: a history may be millions of points, and only
+    // the sample is kept (the pool's own statements gather their rows first).
+    let mut conn = db.acquire().await?;
     let mut rows = sqlx::query!(
         r#"SELECT id, step, value, timestamp,
                   (SELECT max(step) FROM metric_points WHERE run_id = $1 AND key = $2) AS "last_step!"
@@ -397,7 +401,7 @@ pub async fn history_sampled(
         run_id,
         key,
     )
-    .fetch(db);
+    .fetch(&mut *conn);
     let mut sampler: Option<Sampler> = None;
     while let Some(row) = rows.try_next().await? {
         let point = PointRow {

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder};
+
+use crate::db::Db;
 use uuid::Uuid;
 
 use crate::db::runs::{RunRow, RunStatus};
@@ -327,7 +329,7 @@ fn push_page(qb: &mut QueryBuilder<Postgres>, scope: &str, query: &RunQuery) {
 /// One page of runs across the given experiments.
 #[tracing::instrument(skip(db))]
 pub async fn search(
-    db: &PgPool,
+    db: &Db,
     experiment_ids: &[Uuid],
     query: &RunQuery,
 ) -> AppResult<Vec<SearchRow>> {
@@ -342,7 +344,7 @@ pub async fn search(
 /// One page per experiment, in one statement (for nested `Experiment.runs`).
 #[tracing::instrument(skip(db))]
 pub async fn search_each(
-    db: &PgPool,
+    db: &Db,
     experiment_ids: &[Uuid],
     query: &RunQuery,
 ) -> AppResult<Vec<SearchRow>> {
@@ -358,7 +360,7 @@ pub async fn search_each(
 /// How many runs match, per experiment.
 #[tracing::instrument(skip(db))]
 pub async fn count_each(
-    db: &PgPool,
+    db: &Db,
     experiment_ids: &[Uuid],
     filter: Option<&Condition>,
 ) -> AppResult<Vec<(Uuid, i64)>> {

@@ -1,7 +1,7 @@
 //! Login sessions and their refresh tokens (one family per session, each token used once).
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::AppResult;
@@ -11,7 +11,7 @@ pub const REFRESH_TTL: chrono::Duration = chrono::Duration::days(30);
 
 /// Opens a session with its first refresh token; returns the session id.
 #[tracing::instrument(skip(db, token_hash))]
-pub async fn open(db: &PgPool, user_id: Uuid, token_hash: &[u8]) -> AppResult<Uuid> {
+pub async fn open(db: &Db, user_id: Uuid, token_hash: &[u8]) -> AppResult<Uuid> {
     let session_id = Uuid::now_v7();
     sqlx::query!(
         r#"WITH s AS (INSERT INTO sessions (id, user_id) VALUES ($1, $2) RETURNING id)
@@ -40,7 +40,7 @@ pub enum Rotation {
 
 /// Spends a refresh token and stores its successor, or revokes the family on reuse.
 #[tracing::instrument(skip_all)]
-pub async fn rotate(db: &PgPool, presented: &[u8], successor: &[u8]) -> AppResult<Rotation> {
+pub async fn rotate(db: &Db, presented: &[u8], successor: &[u8]) -> AppResult<Rotation> {
     #[derive(sqlx::FromRow)]
     struct Row {
         session_id: Uuid,
@@ -50,7 +50,8 @@ pub async fn rotate(db: &PgPool, presented: &[u8], successor: &[u8]) -> AppResul
         revoked_at: Option<DateTime<Utc>>,
         disabled: bool,
     }
-    let mut tx = db.begin().await?;
+    let mut conn = db.acquire().await?;
+    let mut tx = conn.begin().await?;
     let row = sqlx::query_as!(
         Row,
         r#"SELECT rt.session_id, s.user_id, rt.used_at, rt.expires_at, s.revoked_at, u.disabled
@@ -102,7 +103,7 @@ pub async fn rotate(db: &PgPool, presented: &[u8], successor: &[u8]) -> AppResul
 
 /// Revokes one session of a user; returns whether it was live.
 #[tracing::instrument(skip(db))]
-pub async fn revoke(db: &PgPool, user_id: Uuid, session_id: Uuid) -> AppResult<bool> {
+pub async fn revoke(db: &Db, user_id: Uuid, session_id: Uuid) -> AppResult<bool> {
     let done = sqlx::query!(
         r#"UPDATE sessions SET revoked_at = now()
          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"#,
@@ -117,7 +118,7 @@ pub async fn revoke(db: &PgPool, user_id: Uuid, session_id: Uuid) -> AppResult<b
 /// The session a refresh token belongs to, if it is the user's.
 #[tracing::instrument(skip(db, token_hash))]
 pub async fn of_refresh_token(
-    db: &PgPool,
+    db: &Db,
     user_id: Uuid,
     token_hash: &[u8],
 ) -> AppResult<Option<Uuid>> {
@@ -134,7 +135,7 @@ pub async fn of_refresh_token(
 
 /// Revokes every live session of a user but `keep`; returns the revoked ids.
 #[tracing::instrument(skip(db))]
-pub async fn revoke_all(db: &PgPool, user_id: Uuid, keep: Option<Uuid>) -> AppResult<Vec<Uuid>> {
+pub async fn revoke_all(db: &Db, user_id: Uuid, keep: Option<Uuid>) -> AppResult<Vec<Uuid>> {
     let ids = sqlx::query_scalar!(
         r#"UPDATE sessions SET revoked_at = now()
          WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2)

@@ -1,6 +1,6 @@
 //! Installation-wide counts for the admin dashboard.
 
-use sqlx::PgPool;
+use crate::db::Db;
 
 use crate::error::AppResult;
 
@@ -26,7 +26,7 @@ pub struct Counts {
 /// One statement. Metric points are counted exactly while PostgreSQL estimates fewer than
 /// a million (the count's subquery then runs; above, the estimate is the answer).
 #[tracing::instrument(skip(db))]
-pub async fn counts(db: &PgPool) -> AppResult<Counts> {
+pub async fn counts(db: &Db) -> AppResult<Counts> {
     let counts = sqlx::query_as!(
         Counts,
         r#"SELECT (SELECT count(*) FROM users) AS "users!",

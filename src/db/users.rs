@@ -1,7 +1,9 @@
 //! Users: accounts with a global role.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
+
+use crate::db::Db;
 use uuid::Uuid;
 
 use crate::db::projects::ProjectRole;
@@ -38,8 +40,9 @@ pub struct NewUser<'a> {
 /// Inserts a user. Serialized by an advisory lock so exactly one "first user" becomes ADMIN
 /// even when two register at once.
 #[tracing::instrument(skip_all)]
-pub async fn insert(db: &PgPool, user: NewUser<'_>) -> AppResult<UserRow> {
-    let mut tx = db.begin().await?;
+pub async fn insert(db: &Db, user: NewUser<'_>) -> AppResult<UserRow> {
+    let mut conn = db.acquire().await?;
+    let mut tx = conn.begin().await?;
     sqlx::query!(r#"SELECT pg_advisory_xact_lock(hashtext('maestro.users.insert'))"#,)
         .execute(&mut *tx)
         .await?;
@@ -115,7 +118,7 @@ pub struct Caller {
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn find_many(db: &PgPool, ids: &[Uuid]) -> AppResult<Vec<UserRow>> {
+pub async fn find_many(db: &Db, ids: &[Uuid]) -> AppResult<Vec<UserRow>> {
     let rows = sqlx::query_as!(
         UserRow,
         r#"SELECT id, email, name, role AS "role: UserRole", disabled, created_at FROM users WHERE id = ANY($1)"#,
@@ -187,7 +190,7 @@ pub async fn set_password_hash(db: impl PgExecutor<'_>, id: Uuid, hash: &str) ->
 /// Users in id order (ids are UUIDv7, so creation order), after a cursor.
 #[tracing::instrument(skip(db))]
 pub async fn page(
-    db: &PgPool,
+    db: &Db,
     search: Option<&str>,
     after: Option<Uuid>,
     limit: i64,
@@ -209,7 +212,7 @@ pub async fn page(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn count(db: &PgPool, search: Option<&str>) -> AppResult<i64> {
+pub async fn count(db: &Db, search: Option<&str>) -> AppResult<i64> {
     let n = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM users
          WHERE ($1::text IS NULL OR email ILIKE '%' || $1 || '%' OR name ILIKE '%' || $1 || '%')"#,
@@ -221,7 +224,7 @@ pub async fn count(db: &PgPool, search: Option<&str>) -> AppResult<i64> {
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn set_disabled(db: &PgPool, id: Uuid, disabled: bool) -> AppResult<Option<UserRow>> {
+pub async fn set_disabled(db: &Db, id: Uuid, disabled: bool) -> AppResult<Option<UserRow>> {
     let row = sqlx::query_as!(
         UserRow,
         r#"UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id, email, name, role AS "role: UserRole", disabled, created_at"#,
@@ -234,7 +237,7 @@ pub async fn set_disabled(db: &PgPool, id: Uuid, disabled: bool) -> AppResult<Op
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn set_role(db: &PgPool, id: Uuid, role: UserRole) -> AppResult<Option<UserRow>> {
+pub async fn set_role(db: &Db, id: Uuid, role: UserRole) -> AppResult<Option<UserRow>> {
     let row = sqlx::query_as!(
         UserRow,
         r#"UPDATE users SET role = $2 WHERE id = $1 RETURNING id, email, name, role AS "role: UserRole", disabled, created_at"#,

@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use crate::db::Db;
 use async_graphql::dataloader::Loader;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use futures_util::task::{ArcWake, AtomicWaker};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db;
@@ -38,7 +38,7 @@ use crate::error::AppError;
 const MAX_BATCH: usize = 20_000;
 
 pub struct Loaders {
-    pub db: PgPool,
+    pub db: Db,
     /// The signed-in user, whose project roles `ProjectRoleKey` loads.
     pub viewer: Option<Uuid>,
 }
@@ -223,7 +223,7 @@ async fn after_this_pass() {
     .await
 }
 
-pub fn for_request(db: PgPool, viewer: Option<Uuid>) -> RequestLoader {
+pub fn for_request(db: Db, viewer: Option<Uuid>) -> RequestLoader {
     RequestLoader {
         loaders: Arc::new(Loaders { db, viewer }),
         relations: Relations::default(),

@@ -56,7 +56,7 @@ pub async fn serve(State(state): State<AppState>) -> Response {
     now.register(
         "db_connections_max",
         "The database pool's size limit (MAESTRO_DB_POOL_SIZE).",
-        gauge(i64::from(state.db.options().get_max_connections())),
+        gauge(i64::from(state.db.max_size())),
     );
     now.register(
         "db_up",

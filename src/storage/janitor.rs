@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use crate::db::Db;
 
 use crate::storage::Storage;
 
@@ -20,7 +20,7 @@ struct Queued {
 }
 
 /// Runs passes every `interval`, or sooner when `storage.wake` is notified.
-pub fn spawn(db: PgPool, storage: Storage, interval: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn(db: Db, storage: Storage, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             if let Err(e) = pass(&db, &storage).await {
@@ -43,7 +43,7 @@ pub enum Pass {
 
 /// One pass, unless another process is running one (the lock is held on one connection
 /// for the pass, and released by PostgreSQL if that connection dies).
-pub async fn pass(db: &PgPool, storage: &Storage) -> anyhow::Result<Pass> {
+pub async fn pass(db: &Db, storage: &Storage) -> anyhow::Result<Pass> {
     let mut conn = db.acquire().await?;
     // The advisory lock that makes the janitor run on one process at a time.
     let locked = sqlx::query_scalar!(
@@ -64,7 +64,7 @@ pub async fn pass(db: &PgPool, storage: &Storage) -> anyhow::Result<Pass> {
 /// Expires abandoned uploads, then deletes what is queued. Rows are claimed (SKIP LOCKED,
 /// next attempt pushed back) before use, so even without the lock no object is deleted
 /// twice at once.
-async fn work(db: &PgPool, storage: &Storage) -> anyhow::Result<()> {
+async fn work(db: &Db, storage: &Storage) -> anyhow::Result<()> {
     // Deleting the rows queues their objects (trigger), multipart uploads included.
     let expired = sqlx::query!(
         r#"DELETE FROM artifacts WHERE status = 'PENDING' AND upload_expires_at < now()"#,

@@ -93,7 +93,7 @@ impl RunSubscription {
 
 /// The run as it is now (NOT_FOUND once deleted), for a caller `seen` lets read its
 /// project.
-pub async fn current_run(db: &sqlx::PgPool, id: uuid::Uuid, seen: Readable) -> AppResult<Run> {
+pub async fn current_run(db: &crate::db::Db, id: uuid::Uuid, seen: Readable) -> AppResult<Run> {
     db::runs::find_many(db, &[id])
         .await?
         .pop()

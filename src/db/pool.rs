@@ -1,0 +1,412 @@
+//! The pool of PostgreSQL connections every statement runs on.
+//!
+//! sqlx's own pool sends a ping (a round trip to PostgreSQL) each time a connection is
+//! taken back, whatever the statement left behind, and hands the connection back from a
+//! task of its own: with the one or two statements of a small read, that was a third of
+//! the round trips and of the wake-ups on both sides. This pool takes a connection back at
+//! once when its statement ran to the end, and checks it first (flushing what is queued
+//! on it, a dropped transaction's `ROLLBACK` among it) only when something may be left:
+//! a statement cut short, an error, a transaction, or a connection taken with `acquire`
+//! for several statements.
+//!
+//! At most `size` connections are open; a caller waits at most `acquire_timeout` for one,
+//! then gets `PoolTimedOut` (SERVICE_UNAVAILABLE). Idle connections are reused last in,
+//! first out, and checked before use when they have idled a while or a connection was
+//! lost lately (`worth_checking`). A connection idle for `IDLE_CLOSE_AFTER` is closed
+//! instead of used.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow, PgStatement, PgTypeInfo};
+use sqlx::{ConnectOptions, Connection, Either, Execute, Executor, PgConnection, Postgres};
+use tokio::sync::Semaphore;
+
+use super::worth_checking;
+
+/// An idle connection unused this long is closed rather than handed out.
+pub const IDLE_CLOSE_AFTER: Duration = Duration::from_secs(600);
+/// How long a connection may take to flush and answer its check when taken back.
+const CHECK_BUDGET: Duration = Duration::from_secs(5);
+/// First wait before connecting again while PostgreSQL refuses connections.
+const FIRST_RETRY: Duration = Duration::from_millis(20);
+
+/// A shared handle on the pool (cloning it is one reference count).
+#[derive(Clone)]
+pub struct Db {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("size", &self.shared.size)
+            .field("open", &self.size())
+            .field("idle", &self.num_idle())
+            .finish()
+    }
+}
+
+struct Shared {
+    options: PgConnectOptions,
+    /// Connections open at most.
+    size: u32,
+    acquire_timeout: Duration,
+    /// One permit per connection that may be handed out.
+    permits: Semaphore,
+    /// Last in, first out: a connection used a moment ago is warm and known alive.
+    idle: Mutex<Vec<Idle>>,
+    /// Connections open, idle or handed out.
+    open: AtomicU32,
+    /// Connections checked (pinged) so far, before use or when taken back.
+    checks: AtomicU64,
+}
+
+struct Idle {
+    conn: PgConnection,
+    since: Instant,
+}
+
+impl Db {
+    /// A pool of at most `size` connections to `options`, with one connection opened now
+    /// (so that a wrong address or password fails here, not on the first request).
+    pub async fn connect(
+        options: PgConnectOptions,
+        size: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Db, sqlx::Error> {
+        let first = options.connect().await?;
+        let db = Db {
+            shared: Arc::new(Shared {
+                options,
+                size: size.max(1),
+                acquire_timeout,
+                permits: Semaphore::new(size.max(1) as usize),
+                idle: Mutex::new(Vec::with_capacity(size as usize)),
+                open: AtomicU32::new(1),
+                checks: AtomicU64::new(0),
+            }),
+        };
+        db.shared.put_back(first);
+        Ok(db)
+    }
+
+    /// A connection of its own for several statements (a transaction: `conn.begin()`).
+    /// It is checked when it comes back, so whatever it leaves is flushed first.
+    pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        let deadline = Instant::now() + self.shared.acquire_timeout;
+        let permit = tokio::time::timeout_at(deadline.into(), self.shared.permits.acquire())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        permit.forget();
+        // From here the permit is the guard's: dropped early, it is given back.
+        let mut guard = Conn {
+            conn: None,
+            shared: self.shared.clone(),
+            settled: false,
+        };
+        guard.conn = Some(self.shared.open_or_reuse(deadline).await?);
+        Ok(guard)
+    }
+
+    /// Connections open at most.
+    pub fn max_size(&self) -> u32 {
+        self.shared.size
+    }
+
+    /// Connections open now, idle or in use.
+    pub fn size(&self) -> u32 {
+        self.shared.open.load(Ordering::Relaxed)
+    }
+
+    /// How many times a connection was checked with a round trip of its own, before use
+    /// or when taken back (what `tests/pool.rs` holds to none for settled statements).
+    pub fn checks(&self) -> u64 {
+        self.shared.checks.load(Ordering::Relaxed)
+    }
+
+    /// Connections idle now.
+    pub fn num_idle(&self) -> usize {
+        self.shared.idle_list().len()
+    }
+
+    /// Stops handing out connections and closes the idle ones; those in use are closed
+    /// when they come back.
+    pub async fn close(&self) {
+        self.shared.permits.close();
+        let idle: Vec<Idle> = std::mem::take(&mut *self.shared.idle_list());
+        for Idle { conn, .. } in idle {
+            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+            let _ = tokio::time::timeout(CHECK_BUDGET, conn.close()).await;
+        }
+    }
+}
+
+impl Shared {
+    fn idle_list(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        self.idle.lock().expect("pool lock")
+    }
+
+    /// An idle connection that is (or, when not worth checking, was a moment ago) alive,
+    /// or a new one.
+    async fn open_or_reuse(&self, deadline: Instant) -> Result<PgConnection, sqlx::Error> {
+        loop {
+            let idle = self.idle_list().pop();
+            let Some(Idle { mut conn, since }) = idle else {
+                break;
+            };
+            let idled = since.elapsed();
+            if idled >= IDLE_CLOSE_AFTER {
+                self.forget_one();
+                let _ = tokio::time::timeout(CHECK_BUDGET, conn.close()).await;
+                continue;
+            }
+            if !worth_checking(idled) {
+                return Ok(conn);
+            }
+            self.checks.fetch_add(1, Ordering::Relaxed);
+            match tokio::time::timeout_at(deadline.into(), conn.ping()).await {
+                Ok(Ok(())) => return Ok(conn),
+                Ok(Err(_)) => self.forget_one(), // dead: dropping it closes the socket
+                Err(_) => {
+                    self.forget_one();
+                    return Err(sqlx::Error::PoolTimedOut);
+                }
+            }
+        }
+        self.open_new(deadline).await
+    }
+
+    /// A new connection, tried again while PostgreSQL refuses or is starting, until
+    /// `deadline`.
+    async fn open_new(&self, deadline: Instant) -> Result<PgConnection, sqlx::Error> {
+        let mut wait = FIRST_RETRY;
+        loop {
+            match tokio::time::timeout_at(deadline.into(), self.options.connect()).await {
+                Err(_) => return Err(sqlx::Error::PoolTimedOut),
+                Ok(Ok(conn)) => {
+                    self.open.fetch_add(1, Ordering::Relaxed);
+                    return Ok(conn);
+                }
+                Ok(Err(e)) if worth_retrying(&e) => {
+                    if Instant::now() + wait >= deadline {
+                        return Err(sqlx::Error::PoolTimedOut);
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(1));
+                }
+                Ok(Err(e)) => return Err(e),
+            }
+        }
+    }
+
+    fn put_back(&self, conn: PgConnection) {
+        self.idle_list().push(Idle {
+            conn,
+            since: Instant::now(),
+        });
+    }
+
+    fn forget_one(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Takes a connection back: at once when its statement ran to the end and nothing is
+    /// queued on it; otherwise after it flushed and answered a check, from a task of its
+    /// own (or never, when it fails or no runtime is left to run the check).
+    fn take_back(self: &Arc<Self>, conn: PgConnection, settled: bool) {
+        if self.permits.is_closed() {
+            self.forget_one();
+            return;
+        }
+        if settled && !conn.should_flush() && !conn.is_in_transaction() {
+            self.put_back(conn);
+            self.permits.add_permits(1);
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.forget_one();
+            self.permits.add_permits(1);
+            return;
+        };
+        let shared = self.clone();
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        runtime.spawn(async move {
+            let mut conn = conn;
+            let alive = matches!(
+                tokio::time::timeout(CHECK_BUDGET, conn.ping()).await,
+                Ok(Ok(()))
+            );
+            if alive && !conn.is_in_transaction() {
+                shared.put_back(conn);
+            } else {
+                shared.forget_one();
+            }
+            shared.permits.add_permits(1);
+        });
+    }
+}
+
+/// Whether connecting again may succeed soon: the server refused or reset the connection,
+/// is starting up, or has no connection slot free.
+fn worth_retrying(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P03" | "53300")),
+        _ => false,
+    }
+}
+
+/// A connection handed out; it goes back to the pool when dropped.
+pub struct Conn {
+    conn: Option<PgConnection>,
+    shared: Arc<Shared>,
+    /// Its last statement ran to the end: nothing is left on it to flush or read.
+    settled: bool,
+}
+
+impl Conn {
+    /// Begins a transaction on this connection (rolled back when dropped uncommitted; the
+    /// pool flushes that before the connection serves anyone else).
+    pub async fn begin(&mut self) -> Result<sqlx::Transaction<'_, Postgres>, sqlx::Error> {
+        Connection::begin(&mut **self).await
+    }
+
+    /// Takes the connection out of the pool for good (for settings no other statement may
+    /// inherit); the pool may open another in its place.
+    pub fn detach(mut self) -> PgConnection {
+        let conn = self.conn.take().expect("a connection until dropped");
+        self.shared.forget_one();
+        conn
+    }
+}
+
+impl Deref for Conn {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        self.conn.as_ref().expect("a connection until dropped")
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.conn.as_mut().expect("a connection until dropped")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        match self.conn.take() {
+            Some(conn) => self.shared.take_back(conn, self.settled),
+            None => self.shared.permits.add_permits(1),
+        }
+    }
+}
+
+impl<'p> Executor<'p> for &'_ Db {
+    type Database = Postgres;
+
+    /// Runs on a connection of its own and yields what it answered once it ran to the end
+    /// (the rows are gathered first). A caller that streams rows it cannot hold at once
+    /// takes a connection with `acquire` and streams on it.
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, sqlx::Error>>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let db = self.clone();
+        futures_util::stream::once(async move {
+            let mut conn = db.acquire().await?;
+            let answered: Vec<_> = (&mut *conn).fetch_many(query).try_collect().await?;
+            conn.settled = true;
+            Ok::<_, sqlx::Error>(futures_util::stream::iter(answered.into_iter().map(Ok)))
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<PgRow>, sqlx::Error>>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let db = self.clone();
+        Box::pin(async move {
+            let mut conn = db.acquire().await?;
+            let row = (&mut *conn).fetch_optional(query).await?;
+            conn.settled = true;
+            Ok(row)
+        })
+    }
+
+    fn fetch_all<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Vec<PgRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let db = self.clone();
+        Box::pin(async move {
+            let mut conn = db.acquire().await?;
+            let rows = (&mut *conn).fetch_all(query).await?;
+            conn.settled = true;
+            Ok(rows)
+        })
+    }
+
+    fn execute<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<PgQueryResult, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let db = self.clone();
+        Box::pin(async move {
+            let mut conn = db.acquire().await?;
+            let done = (&mut *conn).execute(query).await?;
+            conn.settled = true;
+            Ok(done)
+        })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: sqlx::SqlStr,
+        parameters: &'e [PgTypeInfo],
+    ) -> BoxFuture<'e, Result<PgStatement, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        let db = self.clone();
+        Box::pin(async move {
+            let mut conn = db.acquire().await?;
+            let statement = (&mut *conn).prepare_with(sql, parameters).await?;
+            conn.settled = true;
+            Ok(statement)
+        })
+    }
+
+    fn describe<'e>(
+        self,
+        sql: sqlx::SqlStr,
+    ) -> BoxFuture<'e, Result<sqlx::Describe<Postgres>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        let db = self.clone();
+        Box::pin(async move {
+            let mut conn = db.acquire().await?;
+            let described = (&mut *conn).describe(sql).await?;
+            conn.settled = true;
+            Ok(described)
+        })
+    }
+}
