@@ -3,7 +3,7 @@
 mod common;
 
 use common::{TestApp, error_code};
-use serde_json::json;
+use serde_json::{Value, json};
 
 async fn setup(app: &TestApp) -> (String, String, String) {
     let (_, s) = app.user("mlops").await;
@@ -107,6 +107,35 @@ async fn an_alias_is_unique_per_model_moves_between_versions_and_keeps_its_histo
         json!([]),
         "v1 lost the alias"
     );
+    // A page lists each version's own aliases, in alias order.
+    let named = "mutation($m: ID!, $v: ID!, $a: String!) { setModelAlias(modelId: $m, alias: $a, versionId: $v) { version } }";
+    for (alias, version) in [("zeta", &v1), ("alpha", &v2), ("beta", &v1)] {
+        app.gql(
+            Some(&t),
+            named,
+            json!({ "m": model, "v": version, "a": alias }),
+        )
+        .await;
+    }
+    let data = app.gql(Some(&t), read, json!({ "id": model })).await;
+    let pages: Vec<&Value> = data["model"]["versions"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"]["aliases"])
+        .collect();
+    assert_eq!(
+        pages,
+        [&json!(["alpha", "champion"]), &json!(["beta", "zeta"])]
+    );
+    for alias in ["zeta", "alpha", "beta"] {
+        app.gql(
+            Some(&t),
+            "mutation($m: ID!, $a: String!) { deleteModelAlias(modelId: $m, alias: $a) }",
+            json!({ "m": model, "a": alias }),
+        )
+        .await;
+    }
     let history: Vec<i64> = m["aliasHistory"]
         .as_array()
         .unwrap()

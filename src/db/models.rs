@@ -358,7 +358,9 @@ pub async fn find_version_by_number(
     Ok(row)
 }
 
-/// One page of versions per model, newest (highest number) first.
+/// One page of versions per model, newest (highest number) first, each with its aliases
+/// (gathered once per model, from the aliases' primary key, rather than looked up for
+/// each version) and its source run.
 #[tracing::instrument(skip(db))]
 pub async fn version_pages_by_model(
     db: &Db,
@@ -370,8 +372,7 @@ pub async fn version_pages_by_model(
         VersionRow,
         r#"SELECT v.id AS "id!", v.model_id AS "model_id!", m.project_id, v.version AS "version!",
                   v.stage AS "stage!: ModelStage", v.source_run_id, v.description, v.created_by,
-                  v.created_at AS "created_at!",
-                  ARRAY(SELECT a.alias FROM model_aliases a WHERE a.version_id = v.id ORDER BY a.alias) AS "aliases!",
+                  v.created_at AS "created_at!", coalesce(al.aliases, '{}') AS "aliases!",
                   r.experiment_id AS "run_experiment_id?", r.project_id AS "run_project_id?", r.name AS "run_name?",
                   r.status AS "run_status?: RunStatus", r.started_at AS "run_started_at?", r.ended_at AS "run_ended_at?",
                   r.created_by AS "run_created_by?", r.created_at AS "run_created_at?"
@@ -383,6 +384,11 @@ pub async fn version_pages_by_model(
              WHERE model_id = m.id AND version < coalesce($2::int8, 2147483648)
              ORDER BY version DESC LIMIT $3
          ) v
+         LEFT JOIN (
+             SELECT a.version_id, array_agg(a.alias ORDER BY a.alias) AS aliases
+             FROM model_aliases a WHERE a.model_id = ANY($1)
+             GROUP BY a.version_id
+         ) al ON al.version_id = v.id
          LEFT JOIN runs r ON r.id = v.source_run_id
          ORDER BY v.model_id, v.version DESC"#,
         model_ids,
