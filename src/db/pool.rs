@@ -135,17 +135,6 @@ impl Db {
     pub fn num_idle(&self) -> usize {
         self.shared.idle_list().len()
     }
-
-    /// Stops handing out connections and closes the idle ones; those in use are closed
-    /// when they come back.
-    pub async fn close(&self) {
-        self.shared.permits.close();
-        let idle: Vec<Idle> = std::mem::take(&mut *self.shared.idle_list());
-        for Idle { conn, .. } in idle {
-            self.shared.open.fetch_sub(1, Ordering::Relaxed);
-            let _ = tokio::time::timeout(CHECK_BUDGET, conn.close()).await;
-        }
-    }
 }
 
 impl Shared {
@@ -221,10 +210,6 @@ impl Shared {
     /// queued on it; otherwise after it flushed and answered a check, from a task of its
     /// own (or never, when it fails or no runtime is left to run the check).
     fn take_back(self: &Arc<Self>, conn: PgConnection, settled: bool) {
-        if self.permits.is_closed() {
-            self.forget_one();
-            return;
-        }
         if settled && !conn.should_flush() && !conn.is_in_transaction() {
             self.put_back(conn);
             self.permits.add_permits(1);
