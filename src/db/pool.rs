@@ -294,6 +294,18 @@ impl Drop for Conn {
     }
 }
 
+/// Runs one statement on a connection of its own, taken back without a check when the
+/// statement ran to its end (and checked first otherwise: see `Shared::take_back`).
+async fn settled<T>(
+    db: &Db,
+    statement: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    let answer = statement(&mut conn).await?;
+    conn.settled = true;
+    Ok(answer)
+}
+
 impl<'p> Executor<'p> for &'_ Db {
     type Database = Postgres;
 
@@ -309,9 +321,8 @@ impl<'p> Executor<'p> for &'_ Db {
     {
         let db = self.clone();
         futures_util::stream::once(async move {
-            let mut conn = db.acquire().await?;
-            let answered: Vec<_> = (&mut *conn).fetch_many(query).try_collect().await?;
-            conn.settled = true;
+            let answered: Vec<_> =
+                settled(&db, async |c| c.fetch_many(query).try_collect().await).await?;
             Ok::<_, sqlx::Error>(futures_util::stream::iter(answered.into_iter().map(Ok)))
         })
         .try_flatten()
@@ -326,12 +337,7 @@ impl<'p> Executor<'p> for &'_ Db {
         E: 'q + Execute<'q, Postgres>,
     {
         let db = self.clone();
-        Box::pin(async move {
-            let mut conn = db.acquire().await?;
-            let row = (&mut *conn).fetch_optional(query).await?;
-            conn.settled = true;
-            Ok(row)
-        })
+        Box::pin(async move { settled(&db, async |c| c.fetch_optional(query).await).await })
     }
 
     fn fetch_all<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Vec<PgRow>, sqlx::Error>>
@@ -340,12 +346,7 @@ impl<'p> Executor<'p> for &'_ Db {
         E: 'q + Execute<'q, Postgres>,
     {
         let db = self.clone();
-        Box::pin(async move {
-            let mut conn = db.acquire().await?;
-            let rows = (&mut *conn).fetch_all(query).await?;
-            conn.settled = true;
-            Ok(rows)
-        })
+        Box::pin(async move { settled(&db, async |c| c.fetch_all(query).await).await })
     }
 
     fn execute<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<PgQueryResult, sqlx::Error>>
@@ -354,12 +355,7 @@ impl<'p> Executor<'p> for &'_ Db {
         E: 'q + Execute<'q, Postgres>,
     {
         let db = self.clone();
-        Box::pin(async move {
-            let mut conn = db.acquire().await?;
-            let done = (&mut *conn).execute(query).await?;
-            conn.settled = true;
-            Ok(done)
-        })
+        Box::pin(async move { settled(&db, async |c| c.execute(query).await).await })
     }
 
     fn prepare_with<'e>(
@@ -371,12 +367,7 @@ impl<'p> Executor<'p> for &'_ Db {
         'p: 'e,
     {
         let db = self.clone();
-        Box::pin(async move {
-            let mut conn = db.acquire().await?;
-            let statement = (&mut *conn).prepare_with(sql, parameters).await?;
-            conn.settled = true;
-            Ok(statement)
-        })
+        Box::pin(async move { settled(&db, async |c| c.prepare_with(sql, parameters).await).await })
     }
 
     fn describe<'e>(
@@ -387,11 +378,6 @@ impl<'p> Executor<'p> for &'_ Db {
         'p: 'e,
     {
         let db = self.clone();
-        Box::pin(async move {
-            let mut conn = db.acquire().await?;
-            let described = (&mut *conn).describe(sql).await?;
-            conn.settled = true;
-            Ok(described)
-        })
+        Box::pin(async move { settled(&db, async |c| c.describe(sql).await).await })
     }
 }
