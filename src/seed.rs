@@ -2,8 +2,9 @@
 //! each with experiments, runs (params, tags, a status mix) and metric histories. Written
 //! with set-based SQL (`generate_series`), in one statement.
 
-use crate::db::Db;
 use uuid::Uuid;
+
+use crate::db::Db;
 
 /// How much to create.
 #[derive(Debug, Clone, Copy)]

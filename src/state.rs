@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::db::Db;
-
 use crate::auth::jwt::JwtKeys;
 use crate::cache::Cache;
 use crate::config::Config;
+use crate::db::Db;
 use crate::db::health::DbHealth;
 use crate::events::Events;
 use crate::metrics::Metrics;

@@ -140,7 +140,7 @@ async fn connections_killed_under_the_server_never_answer_internal_errors() {
     let database = app.database_url.rsplit('/').next().unwrap().to_string();
     for round in 0..3 {
         // What a PostgreSQL restart does to each open connection. The pool hands out a
-        // connection used moments ago without a check (`db::worth_checking`): the credential
+        // connection used moments ago without a check (`db::pool::worth_checking`): the credential
         // read fails on a dead one and must be read once more on a checked one.
         sqlx::query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity

@@ -1,9 +1,9 @@
 //! API tokens for CI: long-lived bearer secrets with scopes, stored as hashes.
 
-use crate::db::Db;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::db::projects::ProjectRole;
 use crate::db::users::UserRole;
 use crate::error::AppResult;

@@ -1,9 +1,9 @@
 //! Artifacts: files of runs and model versions, whose bytes live in the object store.
 
-use crate::db::Db;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::error::{AppError, AppResult, ResultExt};
 
 /// Whether an artifact's bytes are in the store.

@@ -1,9 +1,9 @@
 //! The audit log: security-relevant events, appended and read back by ADMINs.
 
-use crate::db::Db;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::db::enum_name;
 use crate::error::AppResult;
 

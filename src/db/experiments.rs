@@ -1,10 +1,10 @@
 //! Experiments: named groups of runs inside a project.
 
-use crate::db::Db;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::db::KeyValues;
 use crate::error::{AppError, AppResult, ResultExt};
 

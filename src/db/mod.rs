@@ -27,13 +27,12 @@ pub fn enum_name<T: async_graphql::resolver_utils::EnumType>(value: T) -> &'stat
 pub type KeyValues = std::collections::BTreeMap<String, String>;
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-pub use pool::Db;
+pub use pool::{Db, note_lost_connection};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -110,45 +109,6 @@ pub async fn connect(
     Ok(Db::connect(options, size, acquire_timeout).await?)
 }
 
-/// An idle connection this long unused is checked before it is handed out: PostgreSQL may
-/// have restarted, or the network dropped, since it was last seen working.
-const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
-/// After a statement lost its connection, every connection is checked for this long: the
-/// others from before a restart are dead too, and a read run once more must get a live one.
-const CHECK_ALL_AFTER_LOSS: Duration = Duration::from_secs(10);
-
-/// When a statement last lost its connection, in milliseconds since the UNIX epoch (0:
-/// never). Process-wide: at worst it makes every pool check its connections for a while.
-static CONNECTION_LOST_AT_MS: AtomicU64 = AtomicU64::new(0);
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Records that a statement's connection broke (see `error::database_fault`), so that
-/// connections are checked before use until the pool holds live ones again.
-pub fn note_lost_connection() {
-    CONNECTION_LOST_AT_MS.store(now_ms(), Ordering::Relaxed);
-}
-
-/// Whether an idle connection is pinged before it is handed out.
-///
-/// sqlx pings every connection on release and, by default, once more on acquire: two
-/// round trips to PostgreSQL besides each request's one or two statements (a model read
-/// answered 20–25% more requests a second without the second). A connection released
-/// moments ago was alive then; it is checked only when it has idled a while or when a
-/// connection was lost lately. What this leaves: a connection killed within a second of
-/// its last use fails its next statement; reads (and the credential check) are then run
-/// once more on a checked connection, a write answers SERVICE_UNAVAILABLE
-/// "connection lost; retry shortly" without having run.
-fn worth_checking(idle_for: Duration) -> bool {
-    idle_for >= CHECK_IDLE_AFTER
-        || now_ms().saturating_sub(CONNECTION_LOST_AT_MS.load(Ordering::Relaxed))
-            < CHECK_ALL_AFTER_LOSS.as_millis() as u64
-}
-
 /// Applies the migrations on a connection of their own without the statement timeout
 /// (building an index over a large table may take minutes).
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
@@ -159,22 +119,4 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
     MIGRATOR.run(&mut conn).await?;
     conn.close().await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_idle_connections_or_those_after_a_loss_are_checked() {
-        assert!(worth_checking(CHECK_IDLE_AFTER));
-        assert!(worth_checking(Duration::from_secs(3600)));
-        // The one test that notes a lost connection: until then, fresh connections pass.
-        assert!(!worth_checking(Duration::from_millis(5)));
-        note_lost_connection();
-        assert!(
-            worth_checking(Duration::ZERO),
-            "every connection is checked after a loss"
-        );
-    }
 }

@@ -1,10 +1,10 @@
 //! The model registry: models, numbered versions, stages, aliases and their history.
 
-use crate::db::Db;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::db::KeyValues;
 use crate::db::runs::{RunRow, RunStatus};
 use crate::db::users::escape_like;

@@ -1,9 +1,9 @@
 //! Projects and their members.
 
-use crate::db::Db;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::db::users::escape_like;
 use crate::error::{AppError, AppResult, ResultExt};
 

@@ -1,11 +1,11 @@
 //! Runs: their lifecycle, params (write-once), tags (mutable) and metrics (full history
 //! plus the latest value per key). Every batch write is one statement over arrays.
 
-use crate::db::Db;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::error::{AppError, AppResult};
 
 /// Where a run is in its lifecycle: RUNNING, then one of the terminal states.

@@ -5,10 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
-
-use crate::db::Db;
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::db::runs::{RunRow, RunStatus};
 use crate::db::users::escape_like;
 use crate::error::AppResult;

@@ -1,9 +1,9 @@
 //! Login sessions and their refresh tokens (one family per session, each token used once).
 
-use crate::db::Db;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::error::AppResult;
 
 /// How long a refresh token may wait before it is used.

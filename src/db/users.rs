@@ -2,10 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-
-use crate::db::Db;
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::db::projects::ProjectRole;
 use crate::error::{AppError, AppResult, ResultExt};
 

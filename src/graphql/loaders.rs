@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use crate::db::Db;
 use async_graphql::dataloader::Loader;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
@@ -23,6 +22,7 @@ use futures_util::task::{ArcWake, AtomicWaker};
 use uuid::Uuid;
 
 use crate::db;
+use crate::db::Db;
 use crate::db::artifacts::ArtifactRow;
 use crate::db::experiments::ExperimentRow;
 use crate::db::models::{ModelRow, VersionRow};

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use crate::db::Db;
-
 use crate::storage::Storage;
 
 /// How many queued deletions one pass handles.
