@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use sha2::Sha256;
 use tokio::net::TcpListener;
 
+use crate::auth::credentials::Credentials;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::{password, secrets};
 use crate::cache::Cache;
@@ -88,6 +89,7 @@ pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState>
         cache,
         events,
         jwt: Arc::new(jwt),
+        credentials: Credentials::default(),
         storage,
         metrics: Metrics::default(),
     })
@@ -201,6 +203,10 @@ impl Application {
             .state
             .db_health
             .watch(&self.state.config.database_url)?;
+        let credential_changes = self
+            .state
+            .credentials
+            .listen(&self.state.config.database_url, &self.state.db_health);
         let schema = graphql::build_schema(self.state.clone());
         let app = http::router(self.state, schema);
         tracing::info!(
@@ -215,6 +221,7 @@ impl Application {
         .await;
         janitor.abort();
         db_watch.abort();
+        credential_changes.abort();
         served?;
         tracing::info!("stopped");
         Ok(())

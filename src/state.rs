@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::credentials::Credentials;
 use crate::auth::jwt::JwtKeys;
 use crate::cache::Cache;
 use crate::config::Config;
@@ -21,6 +22,8 @@ pub struct AppState {
     /// Live events for subscriptions, across processes through Redis when configured.
     pub events: Events,
     pub jwt: Arc<JwtKeys>,
+    /// Principals read before, kept while PostgreSQL tells this process of every change.
+    pub credentials: Credentials,
     pub storage: Storage,
     /// What this server counts and times, for `/metrics`.
     pub metrics: Metrics,

@@ -19,8 +19,8 @@ pub fn generate(prefix: &str) -> String {
 
 /// The stored form of a secret. The secrets carry 256 bits of entropy, so a fast hash is
 /// enough: there is nothing to brute-force.
-pub fn digest(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
+pub fn digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
 }
 
 /// Random bytes (for development JWT keys).

@@ -61,6 +61,8 @@ pub struct TokenOwner {
     /// The owner's project roles, as in `users::Caller`.
     pub project_ids: Vec<Uuid>,
     pub project_roles: Vec<ProjectRole>,
+    /// When the token stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -68,7 +70,7 @@ pub async fn authenticate(db: &Db, token_hash: &[u8]) -> AppResult<Option<TokenO
     let row = sqlx::query_as!(
         TokenOwner,
         r#"WITH owner AS (
-             SELECT t.id AS token_id, u.id AS user_id, u.role, t.scopes,
+             SELECT t.id AS token_id, u.id AS user_id, u.role, t.scopes, t.expires_at,
                     r.project_ids, r.project_roles
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              CROSS JOIN LATERAL (
@@ -85,7 +87,7 @@ pub async fn authenticate(db: &Db, token_hash: &[u8]) -> AppResult<Option<TokenO
                AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2)))
          SELECT token_id AS "token_id!", user_id AS "user_id!", role AS "role!: UserRole",
              scopes AS "scopes!", project_ids AS "project_ids!",
-             project_roles AS "project_roles!: Vec<ProjectRole>"
+             project_roles AS "project_roles!: Vec<ProjectRole>", expires_at
          FROM owner"#,
         token_hash,
         USE_RECORDED_EVERY_SECONDS,

@@ -28,6 +28,13 @@ impl DbHealth {
         self.down.load(Ordering::Relaxed)
     }
 
+    /// Resolves once the watcher finds the database down (at once if it is now).
+    pub async fn went_down(&self) {
+        while !self.is_down() {
+            tokio::time::sleep(INTERVAL).await;
+        }
+    }
+
     fn set_down(&self, down: bool) {
         if self.down.swap(down, Ordering::Relaxed) != down {
             if down {

@@ -33,7 +33,7 @@ pub enum Rotation {
     /// The token was live: it is now spent and `new` replaces it.
     Rotated { user_id: Uuid, session_id: Uuid },
     /// The token had been used before: the whole session is now revoked.
-    Reused { session_id: Uuid },
+    Reused { user_id: Uuid, session_id: Uuid },
     /// Unknown, expired, revoked, or its user is disabled.
     Invalid,
 }
@@ -79,6 +79,7 @@ pub async fn rotate(db: &Db, presented: &[u8], successor: &[u8]) -> AppResult<Ro
         .await?;
         tx.commit().await?;
         return Ok(Rotation::Reused {
+            user_id: row.user_id,
             session_id: row.session_id,
         });
     }

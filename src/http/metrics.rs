@@ -63,6 +63,22 @@ pub async fn serve(State(state): State<AppState>) -> Response {
         "Whether the database answered its last health check.",
         gauge(i64::from(!state.db_health.is_down())),
     );
+    let (kept_answers, credential_reads) = state.credentials.counts();
+    now.register(
+        "credential_reads",
+        "Credentials (session or API token, with the user and their roles) read from the database.",
+        counter(credential_reads),
+    );
+    now.register(
+        "credential_kept_answers",
+        "Requests whose principal was kept from an earlier read, at no statement.",
+        counter(kept_answers),
+    );
+    now.register(
+        "credentials_kept",
+        "Principals kept now (none while the credential-change listener is down).",
+        gauge(state.credentials.kept_count() as i64),
+    );
     let cache = state.cache.stats();
     now.register(
         "cache_up",

@@ -165,7 +165,11 @@ impl AccountMutation {
                     .ok_or_else(invalid)?;
                 payload(state, user, session_id, successor)
             }
-            Rotation::Reused { session_id } => {
+            Rotation::Reused {
+                user_id,
+                session_id,
+            } => {
+                state.credentials.forget_user(user_id);
                 tracing::warn!(%session_id, "refresh token reuse: session revoked");
                 Err(AppError::Unauthenticated(
                     "this refresh token was already used, so its session has been ended for safety: sign in again".into(),
@@ -204,6 +208,7 @@ impl AccountMutation {
             };
             db::sessions::revoke(&state.db, p.user_id, target).await?;
         }
+        state.credentials.forget_user(p.user_id);
         Ok(true)
     }
 
@@ -235,6 +240,7 @@ impl AccountMutation {
         let hash = password::hash(new_pw).await?;
         db::users::set_password_hash(&state.db, p.user_id, &hash).await?;
         db::sessions::revoke_all(&state.db, p.user_id, Some(current)).await?;
+        state.credentials.forget_user(p.user_id);
         let event = NewEvent::new(
             AuditKind::PasswordChanged,
             "password changed; other sessions ended",
@@ -310,6 +316,7 @@ impl AccountMutation {
         let p = principal(ctx)?;
         let id = ids::parse("id", &id)?;
         if db::api_tokens::revoke(&state(ctx).db, p.user_id, id).await? {
+            state(ctx).credentials.forget_user(p.user_id);
             let event =
                 NewEvent::new(AuditKind::ApiTokenRevoked, format!("API token {id}")).by(p.user_id);
             record(ctx, event).await;
@@ -347,6 +354,7 @@ impl AccountMutation {
             user = db::users::set_role(&state.db, id, role)
                 .await?
                 .ok_or_else(|| AppError::not_found("user"))?;
+            state.credentials.forget_user(id);
             let summary = format!(
                 "{}: role {} → {}",
                 user.email,
@@ -364,6 +372,7 @@ impl AccountMutation {
                 .ok_or_else(|| AppError::not_found("user"))?;
             let (kind, summary) = if disabled {
                 db::sessions::revoke_all(&state.db, id, None).await?;
+                state.credentials.forget_user(id);
                 let summary = format!("{} disabled; sessions ended", user.email);
                 (AuditKind::UserDisabled, summary)
             } else {

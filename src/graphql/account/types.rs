@@ -164,8 +164,9 @@ impl ApiToken {
     async fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.0.expires_at
     }
-    /// When the token last authenticated a request, to the minute: a use within a minute of
-    /// the last recorded one is not recorded again.
+    /// When the token last authenticated a request, to about a minute: a use within a
+    /// minute of the last recorded one is not recorded again, nor one answered from the
+    /// principal a server keeps for up to ten seconds after reading the token.
     async fn last_used_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_used_at
     }

@@ -32,6 +32,7 @@ impl ProjectMutation {
         let description = validate::description("description", input.description.as_deref())?;
         let row =
             db::projects::insert(&state(ctx).db, &name, description.as_deref(), p.user_id).await?;
+        state(ctx).credentials.forget_user(p.user_id);
         let seen = created_by_caller(ctx, &row)?;
         Project::new(row, seen)
     }
@@ -68,6 +69,8 @@ impl ProjectMutation {
         if !db::projects::delete(&state(ctx).db, id).await? {
             return Err(AppError::not_found("project"));
         }
+        // Every member's roles changed; which members they were is gone with the rows.
+        state(ctx).credentials.forget_all();
         state(ctx).storage.wake.notify_one();
         Ok(true)
     }
@@ -89,6 +92,7 @@ impl ProjectMutation {
             )
         })?;
         let row = db::projects::add_member(db, project_id, user.id, input.role).await?;
+        state(ctx).credentials.forget_user(user.id);
         let summary = format!("{} added as {}", user.email, db::enum_name(row.role));
         let event = NewEvent::new(AuditKind::MemberAdded, summary)
             .by(principal(ctx)?.user_id)
@@ -111,6 +115,7 @@ impl ProjectMutation {
             .await?
         {
             MembershipChange::Changed(Some(row)) => {
+                state(ctx).credentials.forget_user(user_id);
                 let summary = format!("role now {}", db::enum_name(row.role));
                 let event = NewEvent::new(AuditKind::MemberRoleChanged, summary)
                     .by(principal(ctx)?.user_id)
@@ -143,6 +148,7 @@ impl ProjectMutation {
         }
         match db::projects::change_member(&state(ctx).db, project_id, user_id, None).await? {
             MembershipChange::Changed(_) => {
+                state(ctx).credentials.forget_user(user_id);
                 let summary = if user_id == p.user_id {
                     "left the project"
                 } else {
