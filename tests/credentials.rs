@@ -20,38 +20,51 @@ fn counts(app: &TestApp) -> (u64, u64) {
     app.state.credentials.counts()
 }
 
-/// Repeats a read until one is answered from a kept principal (the server listens for
-/// changes once it has started), so later assertions start from a kept principal.
-async fn until_kept(app: &TestApp, token: &str) {
+/// Polls `holds` until it is true; fails, saying `what`, after `WITHIN`.
+async fn eventually<F, Fut>(what: &str, mut holds: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let started = Instant::now();
-    loop {
-        let before = counts(app).0;
-        app.gql(Some(token), ME, json!({})).await;
-        if counts(app).0 > before {
-            return;
-        }
-        assert!(
-            started.elapsed() < WITHIN,
-            "the server never kept a principal"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    while !holds().await {
+        assert!(started.elapsed() < WITHIN, "{what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
-/// Polls `query` with `token` until its first error has `code`; fails after `WITHIN`.
-async fn until_refused(app: &TestApp, token: &str, query: &str, code: Option<&str>, status: u16) {
-    let started = Instant::now();
-    loop {
-        let (got, body) = app.gql_raw(Some(token), query, json!({})).await;
-        if got == status && error_code(&body).as_deref() == code {
-            return;
-        }
-        assert!(
-            started.elapsed() < WITHIN,
-            "still answered {got} {body} after the change"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+/// Repeats a read until one is answered from a kept principal (the server listens for
+/// changes once it has started), so later assertions start from a kept principal.
+async fn until_kept(app: &TestApp, token: &str) {
+    eventually("the server never kept a principal", || async {
+        let before = counts(app).0;
+        app.gql(Some(token), ME, json!({})).await;
+        counts(app).0 > before
+    })
+    .await;
+}
+
+/// Polls `{ me }` with `token` until it is refused as a bad token (HTTP 401).
+async fn until_refused(app: &TestApp, token: &str) {
+    eventually("still accepted after the change", || async {
+        let (status, body) = app.gql_raw(Some(token), ME, json!({})).await;
+        status == 401 && error_code(&body).as_deref() == Some("UNAUTHENTICATED")
+    })
+    .await;
+}
+
+async fn api_token(app: &TestApp, access: &str) -> String {
+    let data = app
+        .gql(
+            Some(access),
+            "mutation { createApiToken(input: { name: \"ci\", scopes: [READ] }) { token } }",
+            json!({}),
+        )
+        .await;
+    data["createApiToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn sql(app: &TestApp, statement: &str, user_id: &str) {
@@ -74,17 +87,7 @@ async fn later_requests_of_a_caller_read_no_credential() {
     assert_eq!(counts(&app), (kept + 20, read));
 
     // An API token's principal is kept the same way.
-    let data = app
-        .gql(
-            Some(&session.access),
-            "mutation { createApiToken(input: { name: \"ci\", scopes: [READ] }) { token } }",
-            json!({}),
-        )
-        .await;
-    let token = data["createApiToken"]["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = api_token(&app, &session.access).await;
     app.gql(Some(&token), ME, json!({})).await;
     let (kept, read) = counts(&app);
     for _ in 0..20 {
@@ -161,18 +164,11 @@ async fn changes_made_behind_the_server_reach_it_within_moments() {
         &member.user_id,
     )
     .await;
-    let started = Instant::now();
-    loop {
+    eventually("the removed member still sees the project", || async {
         let data = app.gql(Some(&member.access), &read, json!({})).await;
-        if data["project"].is_null() {
-            break;
-        }
-        assert!(
-            started.elapsed() < WITHIN,
-            "the removed member still sees the project"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        data["project"].is_null()
+    })
+    .await;
 
     // An account disabled in SQL: its tokens stop.
     until_kept(&app, &member.access).await;
@@ -182,20 +178,10 @@ async fn changes_made_behind_the_server_reach_it_within_moments() {
         &member.user_id,
     )
     .await;
-    until_refused(&app, &member.access, ME, Some("UNAUTHENTICATED"), 401).await;
+    until_refused(&app, &member.access).await;
 
     // A session revoked in SQL, and an API token revoked in SQL.
-    let data = app
-        .gql(
-            Some(&owner.access),
-            "mutation { createApiToken(input: { name: \"ci\", scopes: [READ] }) { token } }",
-            json!({}),
-        )
-        .await;
-    let token = data["createApiToken"]["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = api_token(&app, &owner.access).await;
     until_kept(&app, &token).await;
     until_kept(&app, &owner.access).await;
     sql(
@@ -204,7 +190,7 @@ async fn changes_made_behind_the_server_reach_it_within_moments() {
         &owner.user_id,
     )
     .await;
-    until_refused(&app, &token, ME, Some("UNAUTHENTICATED"), 401).await;
+    until_refused(&app, &token).await;
     app.gql(Some(&owner.access), ME, json!({})).await;
     sql(
         &app,
@@ -212,7 +198,7 @@ async fn changes_made_behind_the_server_reach_it_within_moments() {
         &owner.user_id,
     )
     .await;
-    until_refused(&app, &owner.access, ME, Some("UNAUTHENTICATED"), 401).await;
+    until_refused(&app, &owner.access).await;
 }
 
 #[tokio::test]
@@ -232,14 +218,10 @@ async fn nothing_is_kept_while_the_listener_is_cut_off() {
     .await
     .unwrap();
     assert_eq!(killed, vec![true], "one listening connection");
-    let started = Instant::now();
-    while app.state.credentials.kept_count() > 0 {
-        assert!(
-            started.elapsed() < WITHIN,
-            "kept principals outlived the listener"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually("kept principals outlived the listener", || async {
+        app.state.credentials.kept_count() == 0
+    })
+    .await;
     // It listens again by itself, and keeps principals again.
     until_kept(&app, &session.access).await;
     sql(
@@ -248,5 +230,5 @@ async fn nothing_is_kept_while_the_listener_is_cut_off() {
         &session.user_id,
     )
     .await;
-    until_refused(&app, &session.access, ME, Some("UNAUTHENTICATED"), 401).await;
+    until_refused(&app, &session.access).await;
 }
