@@ -203,10 +203,11 @@ impl Application {
             .state
             .db_health
             .watch(&self.state.config.database_url)?;
-        let credential_changes = self
-            .state
-            .credentials
-            .listen(&self.state.config.database_url, &self.state.db_health);
+        let credential_changes = self.state.credentials.listen(
+            &self.state.db,
+            &self.state.config.database_url,
+            &self.state.db_health,
+        );
         let schema = graphql::build_schema(self.state.clone());
         let app = http::router(self.state, schema);
         tracing::info!(

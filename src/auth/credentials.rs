@@ -12,6 +12,11 @@
 //!   forgets that user's principals. While the listening connection is down nothing is
 //!   kept, and everything kept is forgotten, so a notification missed meanwhile cannot
 //!   leave a stale principal behind;
+//!   Listening counts only once the process has heard its own heartbeat come back through
+//!   the channel (a `pg_notify` every `HEARTBEAT_EVERY` on the pool): a connection that
+//!   LISTENs but never hears (a pooler in transaction mode between Maestro and
+//!   PostgreSQL, a half-open TCP connection) keeps nothing, or stops keeping within
+//!   `HEARTBEAT_EVERY` plus `HEARTBEAT_WAIT`;
 //! - the principal was read at most `MAX_AGE` ago (a bound should a notification ever go
 //!   astray, and what keeps an API token's `lastUsedAt` recorded);
 //! - an API token's expiry has not passed (an access token's own is checked on every
@@ -35,6 +40,7 @@ use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
 use super::principal::Principal;
+use crate::db::Db;
 use crate::db::health::DbHealth;
 
 /// The channel the triggers notify, with the user's id as the payload.
@@ -45,6 +51,12 @@ pub const MAX_AGE: Duration = Duration::from_secs(10);
 pub const CAPACITY: usize = 10_000;
 /// First wait before listening again after the connection failed; doubles up to a second.
 const FIRST_RETRY: Duration = Duration::from_millis(50);
+/// How often the process sends itself a heartbeat through the channel.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// How long a heartbeat may take to come back before the listener counts as deaf.
+pub const HEARTBEAT_WAIT: Duration = Duration::from_secs(1);
+/// Payloads of heartbeats: `heartbeat <process nonce> <number>`.
+const HEARTBEAT: &str = "heartbeat ";
 
 /// What a principal was read by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,11 +88,27 @@ struct Kept {
 }
 
 /// The remembered principals of this process; cheap to clone (one shared set).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Credentials {
     kept: Arc<Mutex<Kept>>,
     hits: Arc<AtomicU64>,
     reads: Arc<AtomicU64>,
+    /// Tells this process's heartbeats from other processes' on the channel.
+    nonce: Uuid,
+    /// The number of the last heartbeat of this process heard back.
+    heard: Arc<AtomicU64>,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials {
+            kept: Arc::default(),
+            hits: Arc::default(),
+            reads: Arc::default(),
+            nonce: Uuid::new_v4(),
+            heard: Arc::default(),
+        }
+    }
 }
 
 impl Credentials {
@@ -181,26 +209,27 @@ impl Credentials {
     }
 
     /// Listens to `CHANNEL` on a connection of its own until the task is aborted: forgets
-    /// the users named, and keeps nothing while the connection is down (or the database
-    /// watcher says PostgreSQL is).
-    pub fn listen(&self, url: &str, health: &DbHealth) -> tokio::task::JoinHandle<()> {
+    /// the users named, and keeps nothing until its heartbeats come back through the
+    /// channel, nor while the connection is down, the heartbeats go unheard, or the
+    /// database watcher says PostgreSQL is down.
+    pub fn listen(&self, db: &Db, url: &str, health: &DbHealth) -> tokio::task::JoinHandle<()> {
         let credentials = self.clone();
         let health = health.clone();
+        let db = db.clone();
         let url = url.to_string();
         tokio::spawn(async move {
             let mut retry = FIRST_RETRY;
             loop {
                 match subscribe(&url).await {
                     Ok(listener) => {
-                        credentials.set_listening(true);
                         retry = FIRST_RETRY;
-                        tokio::select! {
-                            reason = credentials.hear(listener) => {
-                                tracing::warn!(%reason, "the credential-change listener stopped");
-                            }
-                            () = health.went_down() => {}
-                        }
+                        let reason = tokio::select! {
+                            reason = credentials.hear(listener) => reason,
+                            reason = credentials.beat(&db) => reason,
+                            () = health.went_down() => "the database is down".into(),
+                        };
                         credentials.set_listening(false);
+                        tracing::warn!(%reason, "stopped listening for credential changes");
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot listen for credential changes yet");
@@ -212,17 +241,57 @@ impl Credentials {
         })
     }
 
-    /// Forgets each user named on the channel; returns why it stopped hearing.
+    /// Handles one payload heard on the channel.
+    fn heard(&self, payload: &str) {
+        if let Some(beat) = payload.strip_prefix(HEARTBEAT) {
+            // Other processes' heartbeats are theirs to hear.
+            if let Some((nonce, number)) = beat.split_once(' ')
+                && nonce == self.nonce.to_string()
+                && let Ok(number) = number.parse::<u64>()
+            {
+                self.heard.fetch_max(number, Ordering::Relaxed);
+            }
+            return;
+        }
+        match payload.parse::<Uuid>() {
+            Ok(user_id) => self.forget_user(user_id),
+            Err(_) => self.forget_all(),
+        }
+    }
+
+    /// Hears the channel until the connection fails; returns why it stopped.
     async fn hear(&self, mut listener: PgListener) -> String {
         loop {
             match listener.try_recv().await {
-                Ok(Some(notification)) => match notification.payload().parse::<Uuid>() {
-                    Ok(user_id) => self.forget_user(user_id),
-                    Err(_) => self.forget_all(),
-                },
+                Ok(Some(notification)) => self.heard(notification.payload()),
                 Ok(None) => return "connection lost".into(),
                 Err(e) => return e.to_string(),
             }
+        }
+    }
+
+    /// Sends a heartbeat through the channel every `HEARTBEAT_EVERY`: the first one heard
+    /// back starts keeping principals; one not heard back within `HEARTBEAT_WAIT` returns
+    /// why (the listener is then dropped and opened again).
+    async fn beat(&self, db: &Db) -> String {
+        let mut number = self.heard.load(Ordering::Relaxed);
+        loop {
+            number += 1;
+            let payload = format!("{HEARTBEAT}{} {number}", self.nonce);
+            if let Err(e) = crate::db::channels::notify(db, CHANNEL, &payload).await {
+                return format!("a heartbeat could not be sent: {e}");
+            }
+            let sent = Instant::now();
+            while self.heard.load(Ordering::Relaxed) < number {
+                if sent.elapsed() > HEARTBEAT_WAIT {
+                    return "a heartbeat was not heard back".into();
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if !self.kept().listening {
+                self.set_listening(true);
+            }
+            tokio::time::sleep(HEARTBEAT_EVERY).await;
         }
     }
 }
@@ -307,6 +376,24 @@ mod tests {
             &principal(Uuid::new_v4()),
             Some(past),
         );
+        assert!(credentials.get(&key).is_none());
+    }
+
+    #[test]
+    fn heartbeats_are_told_from_changes() {
+        let credentials = listening();
+        let key = Key::Session(Uuid::new_v4());
+        let user = Uuid::new_v4();
+        credentials.keep(credentials.ticket().unwrap(), key, &principal(user), None);
+        // Another process's heartbeat and our own forget nothing; ours is counted.
+        credentials.heard(&format!("{HEARTBEAT}{} 7", Uuid::new_v4()));
+        credentials.heard(&format!("{HEARTBEAT}{} 3", credentials.nonce));
+        assert_eq!(credentials.heard.load(Ordering::Relaxed), 3);
+        assert!(credentials.get(&key).is_some());
+        // A user's id forgets that user; a payload of no known form forgets everyone.
+        credentials.heard(&Uuid::new_v4().to_string());
+        assert!(credentials.get(&key).is_some());
+        credentials.heard("something else");
         assert!(credentials.get(&key).is_none());
     }
 

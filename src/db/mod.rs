@@ -3,6 +3,7 @@
 pub mod api_tokens;
 pub mod artifacts;
 pub mod audit;
+pub mod channels;
 pub mod experiments;
 pub mod health;
 pub mod models;
