@@ -309,15 +309,21 @@ pub async fn default_page(
     parents.sort_unstable();
     parents.dedup();
     let l = loader(ctx);
-    let pages = try_join_all(parents.iter().map(|&parent| {
-        l.load_one(RunDefaultPageKey(ChildPageKey {
+    let key = |parent| {
+        RunDefaultPageKey(ChildPageKey {
             parent,
             after,
             limit: query.limit,
-        }))
-    }))
-    .await?;
-    let mut rows: Vec<_> = pages.into_iter().flatten().flatten().collect();
+        })
+    };
+    // One experiment (every `Experiment.runs`) awaits its page alone: no joined set of
+    // futures to build for it.
+    let mut rows: Vec<_> = if let [parent] = parents[..] {
+        l.load_one(key(parent)).await?.unwrap_or_default()
+    } else {
+        let pages = try_join_all(parents.iter().map(|&parent| l.load_one(key(parent)))).await?;
+        pages.into_iter().flatten().flatten().collect()
+    };
     if parents.len() > 1 {
         rows.sort_unstable_by_key(|r| (r.created_at, r.id));
         rows.truncate(limit + 1);
