@@ -324,16 +324,7 @@ async fn a_read_only_api_token_reads_but_cannot_write_in_the_project() {
     let app = TestApp::spawn().await;
     let c = cast(&app).await;
     let w = world(&app, &c).await;
-    let token = app
-        .gql(
-            Some(&c.owner.access),
-            "mutation { createApiToken(input: {name: \"ci\", scopes: [READ]}) { token } }",
-            json!({}),
-        )
-        .await["createApiToken"]["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = app.read_token(&c.owner.access).await;
     let data = app
         .gql(
             Some(&token),

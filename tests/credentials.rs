@@ -53,20 +53,6 @@ async fn until_refused(app: &TestApp, token: &str) {
     .await;
 }
 
-async fn api_token(app: &TestApp, access: &str) -> String {
-    let data = app
-        .gql(
-            Some(access),
-            "mutation { createApiToken(input: { name: \"ci\", scopes: [READ] }) { token } }",
-            json!({}),
-        )
-        .await;
-    data["createApiToken"]["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn sql(app: &TestApp, statement: &str, user_id: &str) {
     sqlx::query(sqlx::AssertSqlSafe(statement))
         .bind(uuid::Uuid::parse_str(user_id).unwrap())
@@ -87,7 +73,7 @@ async fn later_requests_of_a_caller_read_no_credential() {
     assert_eq!(counts(&app), (kept + 20, read));
 
     // An API token's principal is kept the same way.
-    let token = api_token(&app, &session.access).await;
+    let token = app.read_token(&session.access).await;
     app.gql(Some(&token), ME, json!({})).await;
     let (kept, read) = counts(&app);
     for _ in 0..20 {
@@ -181,7 +167,7 @@ async fn changes_made_behind_the_server_reach_it_within_moments() {
     until_refused(&app, &member.access).await;
 
     // A session revoked in SQL, and an API token revoked in SQL.
-    let token = api_token(&app, &owner.access).await;
+    let token = app.read_token(&owner.access).await;
     until_kept(&app, &token).await;
     until_kept(&app, &owner.access).await;
     sql(

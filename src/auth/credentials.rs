@@ -131,11 +131,12 @@ impl Credentials {
         Some(principal)
     }
 
-    /// Taken before reading a principal from the database; `None` when nothing may be kept.
-    pub fn ticket(&self) -> Option<Ticket> {
+    /// Taken before reading a principal from the database. While nothing may be kept,
+    /// `keep` refuses it: starting to listen counts as a forgetting, so a ticket taken
+    /// before that never matches after.
+    pub fn ticket(&self) -> Ticket {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        let kept = self.kept();
-        kept.listening.then_some(Ticket(kept.forgotten))
+        Ticket(self.kept().forgotten)
     }
 
     /// Keeps a principal read under `ticket`, unless something was forgotten since.
@@ -246,7 +247,7 @@ impl Credentials {
         if let Some(beat) = payload.strip_prefix(HEARTBEAT) {
             // Other processes' heartbeats are theirs to hear.
             if let Some((nonce, number)) = beat.split_once(' ')
-                && nonce == self.nonce.to_string()
+                && nonce.parse::<Uuid>() == Ok(self.nonce)
                 && let Ok(number) = number.parse::<u64>()
             {
                 self.heard.fetch_max(number, Ordering::Relaxed);
@@ -331,10 +332,15 @@ mod tests {
     #[test]
     fn a_principal_is_kept_only_while_listening() {
         let credentials = Credentials::default();
-        assert!(credentials.ticket().is_none());
-        credentials.set_listening(true);
         let key = Key::Session(Uuid::new_v4());
-        let ticket = credentials.ticket().unwrap();
+        let early = credentials.ticket();
+        credentials.keep(early, key, &principal(Uuid::new_v4()), None);
+        assert_eq!(credentials.kept_count(), 0);
+        credentials.set_listening(true);
+        // A ticket taken before listening began is refused after.
+        credentials.keep(early, key, &principal(Uuid::new_v4()), None);
+        assert_eq!(credentials.kept_count(), 0);
+        let ticket = credentials.ticket();
         credentials.keep(ticket, key, &principal(Uuid::new_v4()), None);
         assert!(credentials.get(&key).is_some());
         credentials.set_listening(false);
@@ -346,7 +352,7 @@ mod tests {
     fn a_read_that_overlapped_a_change_is_not_kept() {
         let credentials = listening();
         let key = Key::Session(Uuid::new_v4());
-        let ticket = credentials.ticket().unwrap();
+        let ticket = credentials.ticket();
         // A change to anyone lands while the read is under way.
         credentials.forget_user(Uuid::new_v4());
         credentials.keep(ticket, key, &principal(Uuid::new_v4()), None);
@@ -358,8 +364,8 @@ mod tests {
         let credentials = listening();
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let (ka, kb) = (Key::Session(Uuid::new_v4()), Key::ApiToken([1; 32]));
-        credentials.keep(credentials.ticket().unwrap(), ka, &principal(a), None);
-        credentials.keep(credentials.ticket().unwrap(), kb, &principal(b), None);
+        credentials.keep(credentials.ticket(), ka, &principal(a), None);
+        credentials.keep(credentials.ticket(), kb, &principal(b), None);
         credentials.forget_user(a);
         assert!(credentials.get(&ka).is_none());
         assert_eq!(credentials.get(&kb).unwrap().user_id, b);
@@ -371,7 +377,7 @@ mod tests {
         let key = Key::ApiToken([2; 32]);
         let past = Utc::now() - chrono::Duration::seconds(1);
         credentials.keep(
-            credentials.ticket().unwrap(),
+            credentials.ticket(),
             key,
             &principal(Uuid::new_v4()),
             Some(past),
@@ -384,7 +390,7 @@ mod tests {
         let credentials = listening();
         let key = Key::Session(Uuid::new_v4());
         let user = Uuid::new_v4();
-        credentials.keep(credentials.ticket().unwrap(), key, &principal(user), None);
+        credentials.keep(credentials.ticket(), key, &principal(user), None);
         // Another process's heartbeat and our own forget nothing; ours is counted.
         credentials.heard(&format!("{HEARTBEAT}{} 7", Uuid::new_v4()));
         credentials.heard(&format!("{HEARTBEAT}{} 3", credentials.nonce));
@@ -402,12 +408,7 @@ mod tests {
         let credentials = listening();
         for i in 0..CAPACITY + 5 {
             let key = Key::Session(Uuid::from_u128(i as u128));
-            credentials.keep(
-                credentials.ticket().unwrap(),
-                key,
-                &principal(Uuid::new_v4()),
-                None,
-            );
+            credentials.keep(credentials.ticket(), key, &principal(Uuid::new_v4()), None);
         }
         assert!(credentials.kept_count() <= CAPACITY);
     }

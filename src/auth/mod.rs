@@ -67,11 +67,9 @@ async fn authenticate_once(state: &AppState, token: &str) -> Result<Principal, A
             },
             project_roles: paired(owner.project_ids, owner.project_roles),
         };
-        if let Some(ticket) = ticket {
-            state
-                .credentials
-                .keep(ticket, key, &principal, owner.expires_at);
-        }
+        state
+            .credentials
+            .keep(ticket, key, &principal, owner.expires_at);
         return Ok(principal);
     }
     let claims = state
@@ -106,9 +104,7 @@ async fn authenticate_once(state: &AppState, token: &str) -> Result<Principal, A
         },
         project_roles: paired(user.project_ids, user.project_roles),
     };
-    if let Some(ticket) = ticket {
-        state.credentials.keep(ticket, key, &principal, None);
-    }
+    state.credentials.keep(ticket, key, &principal, None);
     Ok(principal)
 }
 

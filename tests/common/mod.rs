@@ -308,6 +308,21 @@ impl TestApp {
         data["createModelVersion"].clone()
     }
 
+    /// A new API token with the READ scope, made with `access`: its secret.
+    pub async fn read_token(&self, access: &str) -> String {
+        let data = self
+            .gql(
+                Some(access),
+                "mutation { createApiToken(input: { name: \"ci\", scopes: [READ] }) { token } }",
+                json!({}),
+            )
+            .await;
+        data["createApiToken"]["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
     /// A user registered with a fresh email: (email, session).
     pub async fn user(&self, tag: &str) -> (String, Session) {
         let email = unique_email(tag);
