@@ -138,6 +138,12 @@ async fn direct_and_engine_paths_answer_alike() {
                 "id name description createdAt updatedAt tags {{ key value }} aliases {{ alias versionNumber updatedAt }} latestVersion {{ {version} sourceRun {{ id }} }} versions {{ nodes {{ {version} sourceRun {{ id name status }} }} edges {{ cursor node {{ {version} }} }} }}"
             ),
         ),
+        (
+            // Leaves and edges' nodes only: every page of runs is answered in place.
+            "Project",
+            "query($p: ID!, $m: ID!) { project(id: $p) { SEL } model(id: $m) { id } }",
+            "id experiments { edges { node { runs { edges { cursor __typename node { __typename id title: name status startedAt endedAt } } nodes { id name } } } } }".to_owned(),
+        ),
     ];
     for (type_name, query, selection) in shapes {
         let direct = query.replace("SEL", &selection);
@@ -158,6 +164,10 @@ async fn direct_and_engine_paths_answer_alike() {
             "{a}"
         );
         assert_eq!(a, b, "{type_name}: the direct path and the engine's differ");
+        if selection.contains("title: name") {
+            assert!(a.contains(r#""node":{"__typename":"Run","id":"#), "{a}");
+            assert!(a.contains(r#""title":"running""#), "{a}");
+        }
     }
 }
 

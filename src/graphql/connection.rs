@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 use crate::graphql::access::loader;
-use crate::graphql::direct::{Direct, Leaves};
+use crate::graphql::direct::{Direct, DirectList, Leaves, Part};
 use crate::graphql::loaders::{ExperimentCountKey, ModelCountKey, RunCountKey, VersionCountKey};
 
 /// How a connection learns its `totalCount`: known already, or counted on demand (in a
@@ -89,11 +89,18 @@ impl<T: OutputType + ContainerType + Leaves> Edge<T> {
     }
 }
 
-/// An edge's cursor is a plain value; its node is resolved as an object.
-impl<T: OutputType> Leaves for Edge<T> {
+/// An edge's cursor is a plain value; its node is a part of it.
+impl<T: OutputType + Leaves> Leaves for Edge<T> {
     fn leaf(&self, field: &str) -> Option<async_graphql::Value> {
         match field {
             "cursor" => Some(async_graphql::Value::String(self.key.encode())),
+            _ => None,
+        }
+    }
+
+    fn part(&self, field: &str) -> Option<&dyn Part> {
+        match field {
+            "node" => Some(&self.node),
             _ => None,
         }
     }
@@ -129,13 +136,13 @@ impl<T: OutputType + ContainerType + Leaves> Page<T> {
     }
 
     /// The items of this page, each with its cursor.
-    async fn edges(&self) -> Vec<Direct<&Edge<T>>> {
-        self.edges.iter().map(Direct).collect()
+    async fn edges(&self) -> DirectList<&Edge<T>> {
+        DirectList(self.edges.iter().collect())
     }
 
     /// The items of this page, without cursors.
-    async fn nodes(&self) -> Vec<Direct<&T>> {
-        self.edges.iter().map(|e| Direct(&e.node)).collect()
+    async fn nodes(&self) -> DirectList<&T> {
+        DirectList(self.edges.iter().map(|e| &e.node).collect())
     }
 
     /// How many items match, across all pages.

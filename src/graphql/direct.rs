@@ -20,9 +20,9 @@
 use std::borrow::Cow;
 
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, Selection};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
-use async_graphql::resolver_utils::{ContainerType, resolve_container_serial};
+use async_graphql::resolver_utils::{ContainerType, resolve_container_serial, resolve_list};
 use async_graphql::{
     ContextSelectionSet, ID, OutputType, Positioned, ScalarType, ServerResult, Value,
 };
@@ -38,11 +38,32 @@ pub trait Leaves {
     fn leaf(&self, _field: &str) -> Option<Value> {
         None
     }
+
+    /// The object a field answers when it is held by this one (an edge's node), so that it
+    /// can be answered in place with it (`answer_now`); `None` for every other field.
+    fn part(&self, _field: &str) -> Option<&dyn Part> {
+        None
+    }
 }
 
 impl<T: Leaves + ?Sized> Leaves for &T {
     fn leaf(&self, field: &str) -> Option<Value> {
         T::leaf(*self, field)
+    }
+
+    fn part(&self, field: &str) -> Option<&dyn Part> {
+        T::part(*self, field)
+    }
+}
+
+/// An object with `Leaves` and its GraphQL name (for `__typename`).
+pub trait Part: Leaves + Sync {
+    fn name(&self) -> Cow<'static, str>;
+}
+
+impl<T: Leaves + OutputType> Part for T {
+    fn name(&self) -> Cow<'static, str> {
+        self.introspection_type_name()
     }
 }
 
@@ -158,10 +179,11 @@ impl<T: OutputType + ContainerType + Leaves> OutputType for Direct<T> {
 
 /// Whether the selection can be resolved directly (see the module's comment).
 fn plain(ctx: &ContextSelectionSet<'_>) -> bool {
-    let items = &ctx.item.node.items;
-    if ctx.data_opt::<FieldsTraced>().is_some() {
-        return false;
-    }
+    ctx.data_opt::<FieldsTraced>().is_none() && plain_items(&ctx.item.node.items)
+}
+
+/// Fields only, without directives, each response key once.
+fn plain_items(items: &[Positioned<Selection>]) -> bool {
     items.iter().enumerate().all(|(i, selection)| {
         let Selection::Field(field) = &selection.node else {
             return false;
@@ -199,6 +221,13 @@ pub async fn resolve<T: ContainerType + Leaves + ?Sized>(
             fields.insert(key, value);
             continue;
         }
+        if let Some(value) = root
+            .part(field.node.name.node.as_str())
+            .and_then(|part| answer_now(&field.node.selection_set.node, part))
+        {
+            fields.insert(key, value);
+            continue;
+        }
         // As the engine does: a field that fails is left out and its error recorded.
         let ctx_field = ctx.with_field(field);
         match Box::pin(root.resolve_field(&ctx_field)).await {
@@ -213,4 +242,68 @@ pub async fn resolve<T: ContainerType + Leaves + ?Sized>(
     } else {
         Value::Object(fields)
     })
+}
+
+/// `root`'s selection answered at once, without a future: when it is plain and each field
+/// is `__typename`, a leaf, or a part whose own selection is answered at once. `None` when
+/// any field needs its resolver (the caller then takes the other path). The caller checks
+/// that fields are not traced.
+pub fn answer_now(set: &SelectionSet, root: &dyn Part) -> Option<Value> {
+    if !plain_items(&set.items) {
+        return None;
+    }
+    let mut fields = IndexMap::with_capacity(set.items.len());
+    for selection in &set.items {
+        let Selection::Field(field) = &selection.node else {
+            return None;
+        };
+        let name = field.node.name.node.as_str();
+        let value = if name == "__typename" {
+            Value::String(root.name().into_owned())
+        } else if let Some(value) = root.leaf(name) {
+            value
+        } else {
+            answer_now(&field.node.selection_set.node, root.part(name)?)?
+        };
+        fields.insert(field.node.response_key().node.clone(), value);
+    }
+    Some(Value::Object(fields))
+}
+
+/// A list of objects, the same GraphQL type as `Vec<Direct<T>>`. When every item's
+/// selection can be answered at once (`answer_now`), the items are answered one after the
+/// other with no future per item; otherwise the engine resolves them together as `Direct`
+/// objects (so siblings still batch their loads).
+pub struct DirectList<T>(pub Vec<T>);
+
+impl<T: OutputType + ContainerType + Leaves> OutputType for DirectList<T> {
+    fn type_name() -> Cow<'static, str> {
+        Vec::<Direct<T>>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        Vec::<Direct<T>>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        Vec::<Direct<T>>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        if ctx.data_opt::<FieldsTraced>().is_none() {
+            let now: Option<Vec<Value>> = self
+                .0
+                .iter()
+                .map(|item| answer_now(&ctx.item.node, item))
+                .collect();
+            if let Some(items) = now {
+                return Ok(Value::List(items));
+            }
+        }
+        resolve_list(ctx, field, self.0.iter().map(Direct), Some(self.0.len())).await
+    }
 }

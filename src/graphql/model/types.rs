@@ -15,7 +15,7 @@ use crate::graphql::connection::{
     CursorKey, Page, TotalCount, build_page, decode_cursor, page_size,
 };
 use crate::graphql::context::state;
-use crate::graphql::direct::{Direct, Leaves, leaf, named_row_leaves};
+use crate::graphql::direct::{Direct, DirectList, Leaves, leaf, named_row_leaves};
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::VersionArtifactsKey;
 use crate::graphql::loaders::{
@@ -53,8 +53,8 @@ impl Model {
         self.row.description.as_deref()
     }
     /// Its tags, ordered by key.
-    async fn tags(&self) -> Vec<Direct<Tag>> {
-        tag_list(&self.row.tags).into_iter().map(Direct).collect()
+    async fn tags(&self) -> DirectList<Tag> {
+        DirectList(tag_list(&self.row.tags))
     }
     /// When the model was registered.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -123,17 +123,17 @@ impl Model {
             .transpose()
     }
     /// The model's aliases (`champion` → a version), by name.
-    async fn aliases(&self) -> Vec<Direct<ModelAlias>> {
-        self.row
-            .aliases
-            .iter()
-            .map(|row| {
-                Direct(ModelAlias {
+    async fn aliases(&self) -> DirectList<ModelAlias> {
+        DirectList(
+            self.row
+                .aliases
+                .iter()
+                .map(|row| ModelAlias {
                     row: row.clone(),
                     seen: self.seen,
                 })
-            })
-            .collect()
+                .collect(),
+        )
     }
     /// Who pointed which alias where and when, newest first (at most `first`, ≤ 100).
     async fn alias_history(

@@ -15,7 +15,7 @@ use crate::graphql::connection::{
     CursorKey, Page, TotalCount, build_page, decode_cursor, page_size, wants_total,
 };
 use crate::graphql::context::state;
-use crate::graphql::direct::{Direct, Leaves, leaf};
+use crate::graphql::direct::{DirectList, Leaves, leaf};
 use crate::graphql::experiment::types::Experiment;
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::RunArtifactsKey;
@@ -156,54 +156,51 @@ impl Run {
         user(ctx, self.seen, self.row.created_by).await
     }
     /// Params in key order.
-    async fn params(&self, ctx: &Context<'_>) -> AppResult<Vec<Direct<Param>>> {
+    async fn params(&self, ctx: &Context<'_>) -> AppResult<DirectList<Param>> {
         let rows = loader(ctx)
             .load_one(ParamsKey(self.row.id))
             .await?
             .unwrap_or_default();
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                Direct(Param {
+        Ok(DirectList(
+            rows.into_iter()
+                .map(|r| Param {
                     key: r.key,
                     value: r.value,
                 })
-            })
-            .collect())
+                .collect(),
+        ))
     }
     /// Tags in key order.
-    async fn tags(&self, ctx: &Context<'_>) -> AppResult<Vec<Direct<Tag>>> {
+    async fn tags(&self, ctx: &Context<'_>) -> AppResult<DirectList<Tag>> {
         let rows = loader(ctx)
             .load_one(TagsKey(self.row.id))
             .await?
             .unwrap_or_default();
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                Direct(Tag {
+        Ok(DirectList(
+            rows.into_iter()
+                .map(|r| Tag {
                     key: r.key,
                     value: r.value,
                 })
-            })
-            .collect())
+                .collect(),
+        ))
     }
     /// The latest value of each metric (greatest step, then latest timestamp).
-    async fn latest_metrics(&self, ctx: &Context<'_>) -> AppResult<Vec<Direct<Metric>>> {
+    async fn latest_metrics(&self, ctx: &Context<'_>) -> AppResult<DirectList<Metric>> {
         let rows = loader(ctx)
             .load_one(LatestMetricsKey(self.row.id))
             .await?
             .unwrap_or_default();
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                Direct(Metric {
+        Ok(DirectList(
+            rows.into_iter()
+                .map(|r| Metric {
                     key: r.key,
                     value: r.value,
                     step: r.step,
                     timestamp: r.timestamp,
                 })
-            })
-            .collect())
+                .collect(),
+        ))
     }
     /// A metric's full history in step order.
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
