@@ -270,6 +270,69 @@ pub fn answer_now(set: &SelectionSet, root: &dyn Part) -> Option<Value> {
     Some(Value::Object(fields))
 }
 
+/// Set in the data of a request whose answer is written by `write_answer` (HTTP): a list
+/// answered at once is then written as JSON text on the spot and kept in the answer as
+/// `Value::Binary`, which no field of the schema answers otherwise, and which
+/// `write_answer` copies as it is. No tree of values is built, walked and dropped for it.
+/// Without it (WebSocket, whose messages the engine writes), such lists are values.
+pub struct JsonText;
+
+/// The JSON text `answer_now` would answer for each of `items`, as a list, appended to
+/// `out`; `false` (with `out` cut back) when an item cannot be answered at once.
+fn write_list_now<T: Part>(set: &SelectionSet, items: &[T], out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        if !write_now(set, item, out) {
+            out.truncate(start);
+            return false;
+        }
+    }
+    out.push(b']');
+    true
+}
+
+/// `answer_now` written as JSON text (each name and leaf value by serde_json, as the
+/// answer's writer would write them).
+fn write_now(set: &SelectionSet, root: &dyn Part, out: &mut Vec<u8>) -> bool {
+    if !plain_items(&set.items) {
+        return false;
+    }
+    out.push(b'{');
+    for (i, selection) in set.items.iter().enumerate() {
+        let Selection::Field(field) = &selection.node else {
+            return false;
+        };
+        if i > 0 {
+            out.push(b',');
+        }
+        let name = field.node.name.node.as_str();
+        let written = write_json(out, field.node.response_key().node.as_str()) && {
+            out.push(b':');
+            if name == "__typename" {
+                write_json(out, &root.name())
+            } else if let Some(value) = root.leaf(name) {
+                write_json(out, &value)
+            } else {
+                root.part(name)
+                    .is_some_and(|part| write_now(&field.node.selection_set.node, part, out))
+            }
+        };
+        if !written {
+            return false;
+        }
+    }
+    out.push(b'}');
+    true
+}
+
+fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) -> bool {
+    serde_json::to_writer(out, value).is_ok()
+}
+
 /// A list of objects, the same GraphQL type as `Vec<Direct<T>>`. When every item's
 /// selection can be answered at once (`answer_now`), the items are answered one after the
 /// other with no future per item; otherwise the engine resolves them together as `Direct`
@@ -295,6 +358,12 @@ impl<T: OutputType + ContainerType + Leaves> OutputType for DirectList<T> {
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
         if ctx.data_opt::<FieldsTraced>().is_none() {
+            if ctx.data_opt::<JsonText>().is_some() {
+                let mut out = Vec::new();
+                if write_list_now(&ctx.item.node, &self.0, &mut out) {
+                    return Ok(Value::Binary(out.into()));
+                }
+            }
             let now: Option<Vec<Value>> = self
                 .0
                 .iter()

@@ -20,6 +20,7 @@ use crate::auth::{self, AuthFailure};
 use crate::error::{self, AppError, code};
 use crate::graphql::AppSchema;
 use crate::graphql::context::ClientAddr;
+use crate::graphql::direct::JsonText;
 use crate::graphql::gate::{Gate, root_fields};
 use crate::graphql::limits::{MAX_BODY_BYTES, MAX_NESTING};
 use crate::graphql::loaders::{self, ProjectRoleKey};
@@ -554,7 +555,8 @@ async fn run(
 ) -> async_graphql::Response {
     let app = &gql.app;
     let request = match with_caller(request, app, addr, principal) {
-        Ok(request) => request,
+        // The answer is written by `write_answer`, which takes lists written as JSON text.
+        Ok(request) => request.data(JsonText),
         Err(refused) => return async_graphql::Response::from_errors(vec![refused]),
     };
     if app.config.count_sql {
@@ -692,11 +694,11 @@ fn shape(mut response: async_graphql::Response, media: &'static str, request_id:
     let codes = response_error_codes(&response);
     let unauthenticated = request_failed && codes.0.iter().any(|c| c == code::UNAUTHENTICATED);
     let body = if request_failed {
-        serde_json::to_string(&ErrorsOnly {
+        write_answer(&ErrorsOnly {
             errors: &response.errors,
         })
     } else {
-        serde_json::to_string(&response)
+        write_answer(&response)
     };
     // Serializing a value the engine built cannot fail (no maps with non-string keys).
     let body = body.unwrap_or_else(|_| r#"{"errors":[{"message":"the answer could not be written","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.into());
@@ -716,6 +718,27 @@ fn shape(mut response: async_graphql::Response, media: &'static str, request_id:
         out.headers_mut().insert(REQUEST_ID, v);
     }
     out
+}
+
+/// An answer as JSON text: serde_json's compact form, except that `Value::Binary` (a list
+/// the resolvers wrote as JSON text already; see `graphql::direct::JsonText`) is copied as
+/// it is.
+fn write_answer(answer: &impl serde::Serialize) -> Result<String, serde_json::Error> {
+    struct TextAsIs;
+    impl serde_json::ser::Formatter for TextAsIs {
+        fn write_byte_array<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            text: &[u8],
+        ) -> std::io::Result<()> {
+            writer.write_all(text)
+        }
+    }
+    let mut out = Vec::with_capacity(1024);
+    answer.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut out, TextAsIs,
+    ))?;
+    String::from_utf8(out).map_err(serde::ser::Error::custom)
 }
 
 /// Any other method on `/graphql`.
@@ -824,5 +847,56 @@ mod tests {
         let body = body_of(out).await;
         assert!(body.get("data").is_none());
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
+
+    #[test]
+    fn answers_are_written_as_serde_json_writes_them_with_json_text_copied() {
+        use async_graphql::indexmap::IndexMap;
+        let object = |fields: Vec<(&str, async_graphql::Value)>| {
+            async_graphql::Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (async_graphql::Name::new(k), v))
+                    .collect::<IndexMap<_, _>>(),
+            )
+        };
+        let plain = object(vec![
+            ("zeta", "quote \" slash \\ tab \t é \u{1}".into()),
+            ("alpha", async_graphql::Value::from(0.1)),
+            (
+                "list",
+                async_graphql::Value::List(vec![1.into(), async_graphql::Value::Null]),
+            ),
+        ]);
+        let response = async_graphql::Response::new(plain.clone());
+        assert_eq!(
+            write_answer(&response).unwrap(),
+            serde_json::to_string(&response).unwrap()
+        );
+        let text = br#"[{"id":"a\"b"}]"#;
+        let with_text = object(vec![
+            ("before", plain),
+            ("runs", async_graphql::Value::Binary(text.to_vec().into())),
+        ]);
+        let written = write_answer(&async_graphql::Response::new(with_text)).unwrap();
+        assert!(
+            written.ends_with(r#","runs":[{"id":"a\"b"}]}}"#),
+            "{written}"
+        );
+        serde_json::from_str::<serde_json::Value>(&written).unwrap();
+    }
+
+    /// `Value::Binary` in an answer is JSON text written by the resolvers: it must be the
+    /// only way one gets there. The schema's one scalar beyond GraphQL's own is DateTime,
+    /// whose values are strings; a scalar that answered bytes would reach the client as
+    /// text unchecked.
+    #[test]
+    fn no_scalar_of_the_schema_answers_bytes() {
+        let scalars: Vec<String> = crate::graphql::schema::sdl()
+            .lines()
+            .filter_map(|line| line.strip_prefix("scalar "))
+            .map(|name| name.trim().to_owned())
+            .collect();
+        assert_eq!(scalars, ["DateTime"]);
     }
 }
