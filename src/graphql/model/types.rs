@@ -15,7 +15,7 @@ use crate::graphql::connection::{
     CursorKey, Page, TotalCount, build_page, decode_cursor, page_size,
 };
 use crate::graphql::context::state;
-use crate::graphql::direct::{Direct, DirectList, Leaves, leaf, named_row_leaves};
+use crate::graphql::direct::{Direct, DirectList, Leaves, Part, leaf, named_row_leaves};
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::VersionArtifactsKey;
 use crate::graphql::loaders::{
@@ -153,7 +153,37 @@ impl Model {
     }
 }
 
-project_object!(ModelVersion, VersionRow, project_id);
+/// A version, for a caller its proof lets read the model's project.
+pub struct ModelVersion {
+    row: VersionRow,
+    seen: Readable,
+    /// Its source run when that run is in the same project (so the same proof covers it):
+    /// answered in place. A run elsewhere is left to `sourceRun`'s resolver, which checks
+    /// that project.
+    own_run: Option<Run>,
+}
+
+impl ModelVersion {
+    /// The version, for a caller `seen` lets read its project.
+    pub fn new(row: VersionRow, seen: Readable) -> AppResult<Self> {
+        seen.covers(row.project_id)?;
+        let own_run = row
+            .source_run()
+            .filter(|run| run.project_id == seen.project_id())
+            .map(|run| Run::new(run, seen))
+            .transpose()?;
+        Ok(Self { row, seen, own_run })
+    }
+
+    pub fn row(&self) -> &VersionRow {
+        &self.row
+    }
+
+    /// The proof it was built with, for its children.
+    pub fn seen(&self) -> Readable {
+        self.seen
+    }
+}
 
 impl Leaves for ModelVersion {
     fn leaf(&self, field: &str) -> Option<Value> {
@@ -164,6 +194,14 @@ impl Leaves for ModelVersion {
             "aliases" => leaf(self.row.aliases.as_slice()),
             "description" => leaf(self.row.description.as_deref()),
             "createdAt" => leaf(self.row.created_at),
+            "sourceRun" if self.row.source_run_id.is_none() => Some(Value::Null),
+            _ => None,
+        }
+    }
+
+    fn part(&self, field: &str) -> Option<&dyn Part> {
+        match field {
+            "sourceRun" => self.own_run.as_ref().map(|run| run as &dyn Part),
             _ => None,
         }
     }
