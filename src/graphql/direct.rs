@@ -12,6 +12,12 @@
 //! place, with no future at all; any other field awaits its resolver in a box of its own,
 //! so a `Direct` object's future stays small when the engine gathers a list of them.
 //!
+//! An object held by another (an edge's node, a version's run of the same project) is a
+//! `part` of it: when its own selection is all leaves and parts, it is answered in place
+//! too. `DirectList` answers a list of such objects item after item with no future per
+//! item; over HTTP (`JsonText`) it writes them as JSON text on the spot, so no tree of
+//! values is built, written and dropped for them.
+//!
 //! Only a plain selection is resolved this way: fields without directives, no fragment, no
 //! response key twice, and no per-field tracing. Anything else takes the engine's own path,
 //! so what an answer holds never depends on the path taken (`tests/responses.rs` compares
@@ -358,18 +364,13 @@ impl<T: OutputType + ContainerType + Leaves> OutputType for DirectList<T> {
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
         if ctx.data_opt::<FieldsTraced>().is_none() {
+            let set = &ctx.item.node;
             if ctx.data_opt::<JsonText>().is_some() {
                 let mut out = Vec::new();
-                if write_list_now(&ctx.item.node, &self.0, &mut out) {
+                if write_list_now(set, &self.0, &mut out) {
                     return Ok(Value::Binary(out.into()));
                 }
-            }
-            let now: Option<Vec<Value>> = self
-                .0
-                .iter()
-                .map(|item| answer_now(&ctx.item.node, item))
-                .collect();
-            if let Some(items) = now {
+            } else if let Some(items) = self.0.iter().map(|item| answer_now(set, item)).collect() {
                 return Ok(Value::List(items));
             }
         }
