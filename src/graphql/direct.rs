@@ -46,7 +46,7 @@ pub trait Leaves {
     }
 
     /// The object a field answers when it is held by this one (an edge's node), so that it
-    /// can be answered in place with it (`answer_now`); `None` for every other field.
+    /// can be answered in place with it (`write_now`); `None` for every other field.
     fn part(&self, _field: &str) -> Option<&dyn Part> {
         None
     }
@@ -227,10 +227,11 @@ pub async fn resolve<T: ContainerType + Leaves + ?Sized>(
             fields.insert(key, value);
             continue;
         }
-        if let Some(value) = root
-            .part(field.node.name.node.as_str())
-            .and_then(|part| answer_now(&field.node.selection_set.node, part))
-        {
+        if let Some(value) = root.part(field.node.name.node.as_str()).and_then(|part| {
+            answered_now(ctx, |out| {
+                write_now(&field.node.selection_set.node, part, out)
+            })
+        }) {
             fields.insert(key, value);
             continue;
         }
@@ -250,50 +251,39 @@ pub async fn resolve<T: ContainerType + Leaves + ?Sized>(
     })
 }
 
-/// `root`'s selection answered at once, without a future: when it is plain and each field
-/// is `__typename`, a leaf, or a part whose own selection is answered at once. `None` when
-/// any field needs its resolver (the caller then takes the other path). The caller checks
-/// that fields are not traced.
-pub fn answer_now(set: &SelectionSet, root: &dyn Part) -> Option<Value> {
-    if !plain_items(&set.items) {
-        return None;
-    }
-    let mut fields = IndexMap::with_capacity(set.items.len());
-    for selection in &set.items {
-        let Selection::Field(field) = &selection.node else {
-            return None;
-        };
-        let name = field.node.name.node.as_str();
-        let value = if name == "__typename" {
-            Value::String(root.name().into_owned())
-        } else if let Some(value) = root.leaf(name) {
-            value
-        } else {
-            answer_now(&field.node.selection_set.node, root.part(name)?)?
-        };
-        fields.insert(field.node.response_key().node.clone(), value);
-    }
-    Some(Value::Object(fields))
-}
-
-/// Set in the data of a request whose answer is written by `write_answer` (HTTP): a list
-/// answered at once is then written as JSON text on the spot and kept in the answer as
-/// `Value::Binary`, which no field of the schema answers otherwise, and which
-/// `write_answer` copies as it is. No tree of values is built, walked and dropped for it.
-/// Without it (WebSocket, whose messages the engine writes), such lists are values.
+/// Set in the data of a request whose answer is written by `write_answer` (HTTP): what is
+/// answered at once is then kept in the answer as its JSON text (`Value::Binary`, which no
+/// field of the schema answers otherwise, and which `write_answer` copies as it is). No
+/// tree of values is built, walked and dropped for it. Without it (WebSocket, whose
+/// messages the engine writes), the text is read back into values.
 pub struct JsonText;
 
-/// The JSON text `answer_now` would answer for each of `items`, as a list, appended to
-/// `out`; `false` (with `out` cut back) when an item cannot be answered at once.
+/// What `write` writes as JSON text, as the answer's value (see `JsonText`); `None` when
+/// `write` cannot answer at once.
+fn answered_now(
+    ctx: &ContextSelectionSet<'_>,
+    write: impl FnOnce(&mut Vec<u8>) -> bool,
+) -> Option<Value> {
+    let mut text = Vec::new();
+    if !write(&mut text) {
+        return None;
+    }
+    if ctx.data_opt::<JsonText>().is_some() {
+        Some(Value::Binary(text.into()))
+    } else {
+        serde_json::from_slice(&text).ok()
+    }
+}
+
+/// `write_now` for each of `items`, as a list; `false` when an item cannot be answered at
+/// once.
 fn write_list_now<T: Part>(set: &SelectionSet, items: &[T], out: &mut Vec<u8>) -> bool {
-    let start = out.len();
     out.push(b'[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         if !write_now(set, item, out) {
-            out.truncate(start);
             return false;
         }
     }
@@ -301,8 +291,11 @@ fn write_list_now<T: Part>(set: &SelectionSet, items: &[T], out: &mut Vec<u8>) -
     true
 }
 
-/// `answer_now` written as JSON text (each name and leaf value by serde_json, as the
-/// answer's writer would write them).
+/// `root`'s selection answered at once, without a future, as JSON text appended to `out`
+/// (each name and leaf value written by serde_json, as the answer's writer writes them):
+/// when the selection is plain and each field is `__typename`, a leaf, or a part whose own
+/// selection is answered at once. `false` when any field needs its resolver (the caller
+/// then takes the other path). The caller checks that fields are not traced.
 fn write_now(set: &SelectionSet, root: &dyn Part, out: &mut Vec<u8>) -> bool {
     if !plain_items(&set.items) {
         return false;
@@ -340,7 +333,7 @@ fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) -> bo
 }
 
 /// A list of objects, the same GraphQL type as `Vec<Direct<T>>`. When every item's
-/// selection can be answered at once (`answer_now`), the items are answered one after the
+/// selection can be answered at once (`write_now`), the items are answered one after the
 /// other with no future per item; otherwise the engine resolves them together as `Direct`
 /// objects (so siblings still batch their loads).
 pub struct DirectList<T>(pub Vec<T>);
@@ -363,16 +356,11 @@ impl<T: OutputType + ContainerType + Leaves> OutputType for DirectList<T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        if ctx.data_opt::<FieldsTraced>().is_none() {
-            let set = &ctx.item.node;
-            if ctx.data_opt::<JsonText>().is_some() {
-                let mut out = Vec::new();
-                if write_list_now(set, &self.0, &mut out) {
-                    return Ok(Value::Binary(out.into()));
-                }
-            } else if let Some(items) = self.0.iter().map(|item| answer_now(set, item)).collect() {
-                return Ok(Value::List(items));
-            }
+        if ctx.data_opt::<FieldsTraced>().is_none()
+            && let Some(list) =
+                answered_now(ctx, |out| write_list_now(&ctx.item.node, &self.0, out))
+        {
+            return Ok(list);
         }
         resolve_list(ctx, field, self.0.iter().map(Direct), Some(self.0.len())).await
     }
