@@ -279,7 +279,10 @@ async fn plans(database_url: &str, probe: Uuid) {
             timestamp: chrono::Utc::now(),
         })
         .collect();
-    runs::log_metrics(&explained, probe, None, &points)
-        .await
-        .unwrap();
+    let write = runs::MetricWrite {
+        run_id: probe,
+        writable: None,
+        points: &points,
+    };
+    runs::log_metrics(&explained, &[write]).await.unwrap();
 }
