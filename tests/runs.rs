@@ -505,7 +505,7 @@ async fn deleting_a_run_its_experiment_or_its_project_deletes_its_metric_points(
 }
 
 #[tokio::test]
-async fn no_point_outlives_a_run_deleted_while_it_is_being_logged_to() {
+async fn a_run_deleted_while_logged_to_answers_not_found_and_keeps_no_point() {
     let app = TestApp::spawn().await;
     let (t, experiment, _) = setup(&app).await;
     for round in 0..20 {

@@ -272,9 +272,9 @@ pub struct MetricWrite<'a> {
 /// step, then timestamp; among equals the later point, in call order, wins). One
 /// statement, so all or nothing; returns, per call, whether it wrote.
 ///
-/// Each run is locked `FOR KEY SHARE` until the statement commits: the history has no
-/// foreign key (see its migration), so this lock is what keeps a run from being deleted
-/// while points are written to it.
+/// Each run is locked `FOR KEY SHARE` (the lock its foreign keys take) before anything is
+/// written: a run deleted meanwhile is then not found, so its call hears NOT_FOUND, where
+/// the keys' own checks would fail the whole statement.
 #[tracing::instrument(skip_all, fields(calls = writes.len()))]
 pub async fn log_metrics(db: &Db, writes: &[MetricWrite<'_>]) -> AppResult<Vec<bool>> {
     let runs: Vec<Uuid> = writes.iter().map(|w| w.run_id).collect();
