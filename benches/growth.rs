@@ -279,10 +279,7 @@ async fn plans(database_url: &str, probe: Uuid) {
             timestamp: chrono::Utc::now(),
         })
         .collect();
-    let write = runs::MetricWrite {
-        run_id: probe,
-        writable: None,
-        points: &points,
-    };
-    runs::log_metrics(&explained, &[write]).await.unwrap();
+    runs::log_metrics(&explained, probe, None, &points)
+        .await
+        .unwrap();
 }

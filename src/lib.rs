@@ -8,7 +8,6 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
-pub mod ingest;
 pub mod metrics;
 pub mod seed;
 pub mod startup;

@@ -67,7 +67,6 @@ struct Inner {
     login_failures: Counter,
     ws_connections: Gauge,
     subscriptions: Gauge,
-    ingest_batches: Histogram,
     operation_names: Mutex<HashSet<String>>,
     started: Instant,
 }
@@ -90,8 +89,6 @@ impl Default for Metrics {
         let login_failures = Counter::default();
         let ws_connections = Gauge::default();
         let subscriptions = Gauge::default();
-        // 1, 2, 4, 8, 16 calls: up to `ingest::MAX_CALLS_PER_STATEMENT`.
-        let ingest_batches = Histogram::new(exponential_buckets(1.0, 2.0, 5));
 
         let mut registry = Registry::with_prefix("maestro");
         registry.register(
@@ -125,11 +122,6 @@ impl Default for Metrics {
             "Running GraphQL subscriptions.",
             subscriptions.clone(),
         );
-        registry.register(
-            "ingest_statement_calls",
-            "logMetrics calls written together by one statement (group commit).",
-            ingest_batches.clone(),
-        );
         Metrics(Arc::new(Inner {
             registry,
             routes,
@@ -139,7 +131,6 @@ impl Default for Metrics {
             login_failures,
             ws_connections,
             subscriptions,
-            ingest_batches,
             operation_names: Mutex::default(),
             started: Instant::now(),
         }))
@@ -163,11 +154,6 @@ impl Metrics {
             .routes
             .get_or_create(labels)
             .observe(took.as_secs_f64());
-    }
-
-    /// One ingest statement written, carrying `calls` logMetrics calls.
-    pub fn ingest_statement(&self, calls: usize) {
-        self.0.ingest_batches.observe(calls as f64);
     }
 
     /// One GraphQL operation answered over HTTP.

@@ -17,7 +17,6 @@ use crate::cache::Cache;
 use crate::config::{Config, MIN_JWT_SECRET_BYTES};
 use crate::db::health::DbHealth;
 use crate::events::Events;
-use crate::ingest::MetricWriter;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::storage::local::LocalStore;
@@ -83,10 +82,8 @@ pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState>
         // Everything but artifacts works without the store; readiness reports it.
         tracing::warn!(error = %e, backend = storage.backend_name(), "object store not ready");
     }
-    let metrics = Metrics::default();
     Ok(AppState {
         config: Arc::new(config),
-        ingest: MetricWriter::start(pool.clone(), metrics.clone()),
         db: pool,
         db_health: DbHealth::default(),
         cache,
@@ -94,7 +91,7 @@ pub async fn connect(config: Config, base_url: &str) -> anyhow::Result<AppState>
         jwt: Arc::new(jwt),
         credentials: Credentials::default(),
         storage,
-        metrics,
+        metrics: Metrics::default(),
     })
 }
 

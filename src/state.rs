@@ -9,7 +9,6 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::db::health::DbHealth;
 use crate::events::Events;
-use crate::ingest::MetricWriter;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
 
@@ -19,8 +18,6 @@ pub struct AppState {
     pub db: Db,
     /// Whether the database answers, kept by a watcher task.
     pub db_health: DbHealth,
-    /// `logMetrics` calls, written together when they arrive together.
-    pub ingest: MetricWriter,
     pub cache: Cache,
     /// Live events for subscriptions, across processes through Redis when configured.
     pub events: Events,

@@ -350,20 +350,6 @@ async fn deleting_an_experiment_removes_its_runs() {
 
 const LOG: &str = "mutation($r: ID!, $m: [MetricInput!]!) { logMetrics(runId: $r, metrics: $m) }";
 
-/// The `_sum` and `_count` of the histogram of calls written per ingest statement.
-fn ingest_statements(metrics: &str) -> (f64, f64) {
-    let figure = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .map_or(0.0, |v| v.trim().parse().unwrap())
-    };
-    (
-        figure("maestro_ingest_statement_calls_sum "),
-        figure("maestro_ingest_statement_calls_count "),
-    )
-}
-
 async fn points_of(app: &TestApp, run: &str) -> i64 {
     let run: uuid::Uuid = run.parse().unwrap();
     sqlx::query_scalar("SELECT count(*) FROM metric_points WHERE run_id = $1")
@@ -371,95 +357,6 @@ async fn points_of(app: &TestApp, run: &str) -> i64 {
         .fetch_one(&app.state.db)
         .await
         .unwrap()
-}
-
-#[tokio::test]
-async fn calls_logged_at_once_are_written_together_and_each_answered_alone() {
-    let app = TestApp::spawn().await;
-    let (_, s) = app.user("owner").await;
-    let owner = s.access;
-    let project = app.create_project(&owner, "p").await;
-    let experiment = app.create_experiment(&owner, &project, "e").await;
-    let (viewer_email, viewer) = app.user("viewer").await;
-    app.add_member(&owner, &project, &viewer_email, "VIEWER")
-        .await;
-    let mut runs = Vec::new();
-    for i in 0..4 {
-        runs.push(app.create_run(&owner, &experiment, &format!("r{i}")).await);
-    }
-    let missing = uuid::Uuid::new_v4().to_string();
-    let (mut calls, mut statements) = (0.0, 0.0);
-    // Rounds of 48 calls sent at once: 40 that write (10 a run, steps 1..=10, two keys,
-    // `loss` = the step), 4 from a viewer and 4 to a run that does not exist. Grouping
-    // needs calls to arrive while a statement is in flight; five rounds make it certain.
-    for round in 0..5_i64 {
-        let mut sent = Vec::new();
-        for (i, run) in runs.iter().enumerate() {
-            for step in 1..=10_i64 {
-                let points = json!([
-                    { "key": "loss", "value": (round * 10 + step) as f64, "step": round * 10 + step },
-                    { "key": format!("k{i}"), "value": 1.0, "step": round * 10 + step },
-                ]);
-                sent.push((
-                    200,
-                    app.gql_raw(Some(&owner), LOG, json!({ "r": run, "m": points })),
-                ));
-            }
-            let one = json!([{ "key": "loss", "value": -1.0, "step": 1_000_000 }]);
-            sent.push((
-                403,
-                app.gql_raw(
-                    Some(&viewer.access),
-                    LOG,
-                    json!({ "r": run, "m": one.clone() }),
-                ),
-            ));
-            sent.push((
-                404,
-                app.gql_raw(Some(&owner), LOG, json!({ "r": missing, "m": one })),
-            ));
-        }
-        let (expected, answers): (Vec<_>, Vec<_>) = sent.into_iter().unzip();
-        let answers = futures_util::future::join_all(answers).await;
-        for (expected, (_, body)) in expected.into_iter().zip(answers) {
-            match expected {
-                200 => assert_eq!(body["data"]["logMetrics"], 2, "{body}"),
-                403 => assert_eq!(error_code(&body).as_deref(), Some("FORBIDDEN"), "{body}"),
-                _ => assert_eq!(error_code(&body).as_deref(), Some("NOT_FOUND"), "{body}"),
-            }
-        }
-        (calls, statements) = ingest_statements(&app.metrics_text().await);
-        if statements < calls {
-            break;
-        }
-    }
-    assert!(
-        statements < calls,
-        "no statement carried two calls: {statements} statements for {calls} calls"
-    );
-    let rounds = (calls / 48.0).round() as i64;
-    for (i, run) in runs.iter().enumerate() {
-        assert_eq!(
-            points_of(&app, run).await,
-            rounds * 20,
-            "every point of run {i}, none of the refused calls"
-        );
-        let data = app.gql(Some(&owner), RUN, json!({ "id": run })).await;
-        let latest = &data["run"]["latestMetrics"];
-        let loss = latest
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["key"] == "loss")
-            .unwrap();
-        assert_eq!(loss["step"], rounds * 10, "{latest}");
-        assert_eq!(loss["value"], (rounds * 10) as f64, "{latest}");
-        assert_eq!(
-            latest.as_array().unwrap().len(),
-            2,
-            "only this run's own keys: {latest}"
-        );
-    }
 }
 
 #[tokio::test]

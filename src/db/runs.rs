@@ -258,88 +258,53 @@ pub async fn set_tags(db: &Db, run_id: Uuid, tags: &[(String, String)]) -> AppRe
     Ok(())
 }
 
-/// One `logMetrics` call: points for a run, to be written only where `writable` allows
-/// (`None` when the caller was authorized already).
-#[derive(Debug, Clone, Copy)]
-pub struct MetricWrite<'a> {
-    pub run_id: Uuid,
-    pub writable: Option<&'a [Uuid]>,
-    pub points: &'a [NewPoint],
-}
-
-/// Writes the calls whose run exists and (with `writable`) lies in one of those projects:
-/// appends their points to the history and moves each key's latest value forward (by
-/// step, then timestamp; among equals the later point, in call order, wins). One
-/// statement, so all or nothing; returns, per call, whether it wrote.
+/// Appends metric points to the history and moves each key's latest value forward (by
+/// step, then timestamp) — one statement, so all or nothing — when the run exists and
+/// (with `writable`) lies in one of those projects; returns whether it wrote. `None` means
+/// the caller was authorized already.
 ///
-/// Each run is locked `FOR KEY SHARE` (the lock its foreign keys take) before anything is
-/// written: a run deleted meanwhile is then not found, so its call hears NOT_FOUND, where
-/// the keys' own checks would fail the whole statement.
-#[tracing::instrument(skip_all, fields(calls = writes.len()))]
-pub async fn log_metrics(db: &Db, writes: &[MetricWrite<'_>]) -> AppResult<Vec<bool>> {
-    let runs: Vec<Uuid> = writes.iter().map(|w| w.run_id).collect();
-    let everywhere: Vec<bool> = writes.iter().map(|w| w.writable.is_none()).collect();
-    let (mut grant_calls, mut grant_projects) = (Vec::new(), Vec::new());
-    let total: usize = writes.iter().map(|w| w.points.len()).sum();
-    let mut calls = Vec::with_capacity(total);
-    let mut keys = Vec::with_capacity(total);
-    let mut values = Vec::with_capacity(total);
-    let mut steps = Vec::with_capacity(total);
-    let mut stamps = Vec::with_capacity(total);
-    for (call, write) in (1_i64..).zip(writes) {
-        for &project in write.writable.unwrap_or_default() {
-            grant_calls.push(call);
-            grant_projects.push(project);
-        }
-        for p in write.points {
-            calls.push(call);
-            keys.push(p.key.as_str());
-            values.push(p.value);
-            steps.push(p.step);
-            stamps.push(p.timestamp);
-        }
-    }
-    let written: Vec<i64> = sqlx::query_scalar!(
-        r#"WITH call AS (
-             SELECT * FROM unnest($1::uuid[], $2::bool[]) WITH ORDINALITY AS c(run_id, everywhere, call)),
-         grant_ AS (
-             SELECT * FROM unnest($3::int8[], $4::uuid[]) AS g(call, project_id)),
-         target AS (
-             SELECT call.call, runs.id FROM call JOIN runs ON runs.id = call.run_id
-             WHERE call.everywhere OR EXISTS (
-                 SELECT 1 FROM grant_ g WHERE g.call = call.call AND g.project_id = runs.project_id)
-             FOR KEY SHARE OF runs),
+/// The run is locked `FOR KEY SHARE` (the lock its foreign keys take) before anything is
+/// written: a run deleted meanwhile is then not found, so the caller hears NOT_FOUND, where
+/// the keys' own checks would fail the statement as an internal error.
+#[tracing::instrument(skip(db, points), fields(points = points.len()))]
+pub async fn log_metrics(
+    db: &Db,
+    run_id: Uuid,
+    writable: Option<&[Uuid]>,
+    points: &[NewPoint],
+) -> AppResult<bool> {
+    let keys: Vec<&str> = points.iter().map(|p| p.key.as_str()).collect();
+    let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+    let steps: Vec<i64> = points.iter().map(|p| p.step).collect();
+    let stamps: Vec<DateTime<Utc>> = points.iter().map(|p| p.timestamp).collect();
+    let found = sqlx::query_scalar!(
+        r#"WITH target AS (
+             SELECT id FROM runs WHERE id = $1 AND ($6::uuid[] IS NULL OR project_id = ANY($6))
+             FOR KEY SHARE),
          input AS (
-             SELECT * FROM unnest($5::int8[], $6::text[], $7::float8[], $8::int8[], $9::timestamptz[])
-                 WITH ORDINALITY AS t(call, key, value, step, ts, n)),
+             SELECT * FROM unnest($2::text[], $3::float8[], $4::int8[], $5::timestamptz[])
+                 WITH ORDINALITY AS t(key, value, step, ts, n)),
          history AS (
              INSERT INTO metric_points (run_id, key, value, step, timestamp)
-             SELECT target.id, key, value, step, ts FROM target JOIN input USING (call) ORDER BY n),
+             SELECT target.id, key, value, step, ts FROM target, input ORDER BY n),
          latest AS (
              INSERT INTO latest_metrics AS l (run_id, key, value, step, timestamp)
-             SELECT DISTINCT ON (target.id, key) target.id, key, value, step, ts
-             FROM target JOIN input USING (call)
-             ORDER BY target.id, key, step DESC, ts DESC, n DESC
+             SELECT DISTINCT ON (key) target.id, key, value, step, ts FROM target, input
+             ORDER BY key, step DESC, ts DESC, n DESC
              ON CONFLICT (run_id, key) DO UPDATE
                  SET value = EXCLUDED.value, step = EXCLUDED.step, timestamp = EXCLUDED.timestamp
                  WHERE (EXCLUDED.step, EXCLUDED.timestamp) >= (l.step, l.timestamp))
-         SELECT call AS "call!" FROM target"#,
-        &runs,
-        &everywhere,
-        &grant_calls,
-        &grant_projects,
-        &calls,
+         SELECT EXISTS (SELECT 1 FROM target) AS "found!""#,
+        run_id,
         &keys as &[&str],
         &values,
         &steps,
         &stamps,
+        writable,
     )
-    .fetch_all(db)
+    .fetch_one(db)
     .await?;
-    Ok((1_i64..)
-        .take(writes.len())
-        .map(|call| written.contains(&call))
-        .collect())
+    Ok(found)
 }
 
 #[tracing::instrument(skip(db))]
