@@ -348,8 +348,6 @@ async fn deleting_an_experiment_removes_its_runs() {
     assert!(data["run"].is_null());
 }
 
-const LOG: &str = "mutation($r: ID!, $m: [MetricInput!]!) { logMetrics(runId: $r, metrics: $m) }";
-
 async fn points_of(app: &TestApp, run: &str) -> i64 {
     let run: uuid::Uuid = run.parse().unwrap();
     sqlx::query_scalar("SELECT count(*) FROM metric_points WHERE run_id = $1")
@@ -409,7 +407,13 @@ async fn a_run_deleted_while_logged_to_answers_not_found_and_keeps_no_point() {
         let run = app.create_run(&t, &experiment, &format!("r{round}")).await;
         let points = json!([{ "key": "m", "value": 1.0 }, { "key": "n", "value": 2.0 }]);
         let logs: Vec<_> = (0..8)
-            .map(|_| app.gql_raw(Some(&t), LOG, json!({ "r": run, "m": points })))
+            .map(|_| {
+                app.gql_raw(
+                    Some(&t),
+                    common::LOG_METRICS,
+                    json!({ "r": run, "m": points }),
+                )
+            })
             .collect();
         let deleted = app.gql_raw(
             Some(&t),

@@ -16,6 +16,9 @@ use uuid::Uuid;
 /// The JWT secret of test servers, so tests can forge tokens to prove they are refused.
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 pub const PASSWORD: &str = "correct horse battery staple";
+/// `logMetrics` with the run as `$r` and the points as `$m`.
+pub const LOG_METRICS: &str =
+    "mutation($r: ID!, $m: [MetricInput!]!) { logMetrics(runId: $r, metrics: $m) }";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -277,11 +280,7 @@ impl TestApp {
 
     pub async fn log_metrics(&self, token: &str, run: &str, points: Value) -> i64 {
         let data = self
-            .gql(
-                Some(token),
-                "mutation($r: ID!, $m: [MetricInput!]!) { logMetrics(runId: $r, metrics: $m) }",
-                json!({ "r": run, "m": points }),
-            )
+            .gql(Some(token), LOG_METRICS, json!({ "r": run, "m": points }))
             .await;
         data["logMetrics"].as_i64().unwrap()
     }
