@@ -257,3 +257,89 @@ async fn model_names_are_unique_per_project() {
     let elsewhere = app.create_project(&t, "q").await;
     app.create_model(&t, &elsewhere, "classifier").await;
 }
+
+/// A model's latest version is read in the model's own statement (the view `model_reads`):
+/// every way of reading a model, and a model changed by `updateModel`, answers the version
+/// that is highest now, with its stage, aliases and source run.
+#[tokio::test]
+async fn every_read_of_a_model_answers_its_current_latest_version() {
+    let app = TestApp::spawn().await;
+    let (t, project, model) = setup(&app).await;
+    let experiment = app.create_experiment(&t, &project, "e").await;
+    let run = app.create_run(&t, &experiment, "trainer").await;
+    let latest = "latestVersion { version stage aliases sourceRun { id } }";
+    let reads = format!(
+        "query($m: ID!, $p: ID!) {{ model(id: $m) {{ {latest} }}
+           models(first: 10) {{ nodes {{ id {latest} }} }}
+           project(id: $p) {{ models(first: 10) {{ nodes {{ id {latest} }} }} }} }}"
+    );
+    let each = |data: &Value| -> Vec<Value> {
+        let listed = |nodes: &Value| {
+            nodes
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["id"] == model.as_str())
+                .expect("the model is listed")["latestVersion"]
+                .clone()
+        };
+        vec![
+            data["model"]["latestVersion"].clone(),
+            listed(&data["models"]["nodes"]),
+            listed(&data["project"]["models"]["nodes"]),
+        ]
+    };
+    let vars = json!({ "m": model, "p": project });
+
+    let data = app.gql(Some(&t), &reads, vars.clone()).await;
+    assert_eq!(each(&data), vec![Value::Null; 3], "{data}");
+
+    let first = app.create_version(&t, &model, Some(&run)).await;
+    let second = app.create_version(&t, &model, None).await;
+    app.gql(
+        Some(&t),
+        "mutation($m: ID!, $v: ID!) { setModelAlias(modelId: $m, alias: \"champion\", versionId: $v) { id } }",
+        json!({ "m": model, "v": second["id"] }),
+    )
+    .await;
+    app.gql(
+        Some(&t),
+        "mutation($v: ID!) { setModelVersionStage(id: $v, stage: STAGING) { stage } }",
+        json!({ "v": second["id"] }),
+    )
+    .await;
+    let data = app.gql(Some(&t), &reads, vars.clone()).await;
+    let second_now =
+        json!({ "version": 2, "stage": "STAGING", "aliases": ["champion"], "sourceRun": null });
+    assert_eq!(each(&data), vec![second_now.clone(); 3], "{data}");
+
+    let updated = app
+        .gql(
+            Some(&t),
+            &format!("mutation($m: ID!) {{ updateModel(id: $m, input: {{ description: \"d\" }}) {{ description {latest} aliases {{ alias versionNumber }} }} }}"),
+            json!({ "m": model }),
+        )
+        .await;
+    assert_eq!(updated["updateModel"]["description"], "d");
+    assert_eq!(
+        updated["updateModel"]["latestVersion"], second_now,
+        "{updated}"
+    );
+    assert_eq!(
+        updated["updateModel"]["aliases"],
+        json!([{ "alias": "champion", "versionNumber": 2 }]),
+        "{updated}"
+    );
+
+    app.gql(
+        Some(&t),
+        "mutation($v: ID!) { deleteModelVersion(id: $v) }",
+        json!({ "v": second["id"] }),
+    )
+    .await;
+    let data = app.gql(Some(&t), &reads, vars).await;
+    let first_now =
+        json!({ "version": 1, "stage": "NONE", "aliases": [], "sourceRun": { "id": run } });
+    assert_eq!(each(&data), vec![first_now; 3], "{data}");
+    assert_eq!(first["version"], 1);
+}

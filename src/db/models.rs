@@ -10,8 +10,11 @@ use crate::db::runs::{RunRow, RunStatus};
 use crate::db::users::escape_like;
 use crate::error::{AppError, AppResult, ResultExt};
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[derive(
+    async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Deserialize,
+)]
 #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 /// Where a model version is in its life.
 pub enum ModelStage {
     /// Registered, not yet in any stage.
@@ -37,9 +40,12 @@ pub struct ModelRow {
     pub updated_at: DateTime<Utc>,
     /// Its aliases by name, read with the model (an index lookup in the same statement).
     pub aliases: Json<Vec<AliasRow>>,
+    /// Its highest-numbered version, read with the model (one backward index step in the
+    /// same statement: the view `model_reads`); `None` when it has no version.
+    pub highest_version: Option<Json<VersionRow>>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct VersionRow {
     pub id: Uuid,
     pub model_id: Uuid,
@@ -122,7 +128,8 @@ pub async fn insert(
         r#"INSERT INTO models (id, project_id, name, description, tags, created_by)
          VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING id, project_id, name, description, tags AS "tags: Json<KeyValues>", latest_version, created_by, created_at, updated_at,
-                   '[]'::jsonb AS "aliases!: Json<Vec<AliasRow>>""#,
+                   '[]'::jsonb AS "aliases!: Json<Vec<AliasRow>>",
+                   NULL::jsonb AS "highest_version: Json<VersionRow>""#,
         Uuid::now_v7(),
         project_id,
         name,
@@ -145,13 +152,14 @@ pub async fn update(
 ) -> AppResult<Option<ModelRow>> {
     sqlx::query_as!(
         ModelRow,
-        r#"UPDATE models m SET name = COALESCE($2, name), description = COALESCE($3, description),
-                tags = COALESCE($4, tags), updated_at = now()
-         WHERE m.id = $1
-         RETURNING m.id, m.project_id, m.name, m.description, m.tags AS "tags: Json<KeyValues>", m.latest_version, m.created_by, m.created_at, m.updated_at,
-             (SELECT coalesce(jsonb_agg(jsonb_build_object('model_id', a.model_id, 'alias', a.alias, 'version_id', a.version_id,
-                                                'version', v.version, 'updated_at', a.updated_at) ORDER BY a.alias), '[]')
-                FROM model_aliases a JOIN model_versions v ON v.id = a.version_id WHERE a.model_id = m.id) AS "aliases!: Json<Vec<AliasRow>>""#,
+        r#"WITH changed AS (
+             UPDATE models SET name = COALESCE($2, name), description = COALESCE($3, description),
+                 tags = COALESCE($4, tags), updated_at = now()
+             WHERE id = $1
+             RETURNING id, project_id, name, description, tags, latest_version, created_by, created_at, updated_at)
+         SELECT c.id, c.project_id, c.name, c.description, c.tags AS "tags: Json<KeyValues>", c.latest_version, c.created_by, c.created_at, c.updated_at,
+                r.aliases AS "aliases!: Json<Vec<AliasRow>>", r.highest_version AS "highest_version: Json<VersionRow>"
+         FROM changed c JOIN model_reads r ON r.id = c.id"#,
         id,
         name,
         description,
@@ -174,11 +182,10 @@ pub async fn delete(db: &Db, id: Uuid) -> AppResult<bool> {
 pub async fn find_many(db: &Db, ids: &[Uuid]) -> AppResult<Vec<ModelRow>> {
     let rows = sqlx::query_as!(
         ModelRow,
-        r#"SELECT m.id, m.project_id, m.name, m.description, m.tags AS "tags: Json<KeyValues>", m.latest_version, m.created_by, m.created_at, m.updated_at,
-             (SELECT coalesce(jsonb_agg(jsonb_build_object('model_id', a.model_id, 'alias', a.alias, 'version_id', a.version_id,
-                                                'version', v.version, 'updated_at', a.updated_at) ORDER BY a.alias), '[]')
-                FROM model_aliases a JOIN model_versions v ON v.id = a.version_id WHERE a.model_id = m.id) AS "aliases!: Json<Vec<AliasRow>>"
-         FROM models m WHERE m.id = ANY($1)"#,
+        r#"SELECT m.id AS "id!", m.project_id AS "project_id!", m.name AS "name!", m.description, m.tags AS "tags!: Json<KeyValues>",
+                m.latest_version AS "latest_version!", m.created_by, m.created_at AS "created_at!", m.updated_at AS "updated_at!",
+                m.aliases AS "aliases!: Json<Vec<AliasRow>>", m.highest_version AS "highest_version: Json<VersionRow>"
+         FROM model_reads m WHERE m.id = ANY($1)"#,
         ids,
     )
     .fetch_all(db)
@@ -197,11 +204,10 @@ pub async fn pages_by_project(
         ModelRow,
         r#"SELECT page.* FROM unnest($1::uuid[]) AS parent(id)
          CROSS JOIN LATERAL (
-             SELECT m.id, m.project_id, m.name, m.description, m.tags AS "tags: Json<KeyValues>", m.latest_version, m.created_by, m.created_at, m.updated_at,
-                 (SELECT coalesce(jsonb_agg(jsonb_build_object('model_id', a.model_id, 'alias', a.alias, 'version_id', a.version_id,
-                                                'version', v.version, 'updated_at', a.updated_at) ORDER BY a.alias), '[]')
-                FROM model_aliases a JOIN model_versions v ON v.id = a.version_id WHERE a.model_id = m.id) AS "aliases!: Json<Vec<AliasRow>>"
-             FROM models m
+             SELECT m.id AS "id!", m.project_id AS "project_id!", m.name AS "name!", m.description, m.tags AS "tags!: Json<KeyValues>",
+                    m.latest_version AS "latest_version!", m.created_by, m.created_at AS "created_at!", m.updated_at AS "updated_at!",
+                    m.aliases AS "aliases!: Json<Vec<AliasRow>>", m.highest_version AS "highest_version: Json<VersionRow>"
+             FROM model_reads m
              WHERE m.project_id = parent.id AND m.id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
              ORDER BY m.id LIMIT $3
          ) page"#,
@@ -226,11 +232,10 @@ pub async fn page_visible(
 ) -> AppResult<Vec<ModelRow>> {
     let rows = sqlx::query_as!(
         ModelRow,
-        r#"SELECT m.id, m.project_id, m.name, m.description, m.tags AS "tags: Json<KeyValues>", m.latest_version, m.created_by, m.created_at, m.updated_at,
-             (SELECT coalesce(jsonb_agg(jsonb_build_object('model_id', a.model_id, 'alias', a.alias, 'version_id', a.version_id,
-                                                'version', v.version, 'updated_at', a.updated_at) ORDER BY a.alias), '[]')
-                FROM model_aliases a JOIN model_versions v ON v.id = a.version_id WHERE a.model_id = m.id) AS "aliases!: Json<Vec<AliasRow>>"
-         FROM models m
+        r#"SELECT m.id AS "id!", m.project_id AS "project_id!", m.name AS "name!", m.description, m.tags AS "tags!: Json<KeyValues>",
+                m.latest_version AS "latest_version!", m.created_by, m.created_at AS "created_at!", m.updated_at AS "updated_at!",
+                m.aliases AS "aliases!: Json<Vec<AliasRow>>", m.highest_version AS "highest_version: Json<VersionRow>"
+         FROM model_reads m
          WHERE ($1::uuid IS NULL
                 OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = m.project_id AND pm.user_id = $1))
            AND ($2::text IS NULL OR m.name ILIKE '%' || $2 || '%')
@@ -410,12 +415,6 @@ pub async fn version_counts_by_model(db: &Db, model_ids: &[Uuid]) -> AppResult<V
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(|r| (r.model_id, r.count)).collect())
-}
-
-/// Each model's highest-numbered version: the first row of its newest-first page (one
-/// backward step of the (model_id, version) index per model).
-pub async fn latest_versions(db: &Db, model_ids: &[Uuid]) -> AppResult<Vec<VersionRow>> {
-    version_pages_by_model(db, model_ids, None, 1).await
 }
 
 #[tracing::instrument(skip(db))]

@@ -21,15 +21,21 @@ use crate::error::{AppError, AppResult};
     serde::Deserialize,
 )]
 #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+// serde writes the variants' own names (search keys and cursors hold them); it also reads
+// the database's spelling, as a version's source run in `model_reads` has it.
 /// Where a run is in its life.
 pub enum RunStatus {
     /// Started and not ended.
+    #[serde(alias = "RUNNING")]
     Running,
     /// Ended as planned.
+    #[serde(alias = "FINISHED")]
     Finished,
     /// Ended by an error.
+    #[serde(alias = "FAILED")]
     Failed,
     /// Stopped from outside.
+    #[serde(alias = "KILLED")]
     Killed,
 }
 

@@ -262,8 +262,6 @@ key!(/// A model by id.
     ModelKey);
 key!(/// A model version by id.
     VersionKey);
-key!(/// A model's highest version.
-    LatestVersionKey);
 key!(/// An artifact by id.
     ArtifactKey);
 key!(/// A run's artifacts.
@@ -405,7 +403,6 @@ from_id!(
     LatestMetricsKey,
     ModelKey,
     VersionKey,
-    LatestVersionKey,
     ExperimentCountKey,
     ModelCountKey,
     VersionCountKey
@@ -418,12 +415,6 @@ by_id_loader!(ExperimentKey, ExperimentRow, db::experiments::find_many, id);
 by_id_loader!(RunKey, RunRow, db::runs::find_many, id);
 by_id_loader!(ModelKey, ModelRow, db::models::find_many, id);
 by_id_loader!(VersionKey, VersionRow, db::models::find_versions, id);
-by_id_loader!(
-    LatestVersionKey,
-    VersionRow,
-    db::models::latest_versions,
-    model_id
-);
 
 grouped_loader!(
     RunArtifactsKey,

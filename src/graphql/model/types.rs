@@ -18,9 +18,7 @@ use crate::graphql::context::state;
 use crate::graphql::direct::{Direct, DirectList, Leaves, Part, leaf, named_row_leaves};
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::VersionArtifactsKey;
-use crate::graphql::loaders::{
-    ChildPageKey, LatestVersionKey, ModelKey, ProjectKey, VersionKey, VersionPageKey,
-};
+use crate::graphql::loaders::{ChildPageKey, ModelKey, ProjectKey, VersionKey, VersionPageKey};
 use crate::graphql::project::types::Project;
 use crate::graphql::run::types::Run;
 
@@ -115,11 +113,11 @@ impl Model {
             .transpose()
     }
     /// The highest-numbered version.
-    async fn latest_version(&self, ctx: &Context<'_>) -> AppResult<Option<Direct<ModelVersion>>> {
-        loader(ctx)
-            .load_one(LatestVersionKey(self.row.id))
-            .await?
-            .map(|row| ModelVersion::new(row, self.seen).map(Direct))
+    async fn latest_version(&self) -> AppResult<Option<Direct<ModelVersion>>> {
+        self.row
+            .highest_version
+            .as_ref()
+            .map(|row| ModelVersion::new(row.0.clone(), self.seen).map(Direct))
             .transpose()
     }
     /// The model's aliases (`champion` → a version), by name.
