@@ -18,18 +18,24 @@ export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 # (a DATABASE_URL in .env would otherwise make the macros ask it).
 export SQLX_OFFLINE=true
 
-# Databases left by earlier runs (each test makes its own, named after its process):
-# only those whose process is gone, so a run beside this one keeps its own.
-psql "$TEST_DATABASE_SERVER/postgres" -Atqc \
-  "SELECT datname FROM pg_database WHERE datname LIKE 'maestro\_test\_%'" |
-  while read -r db; do
-    pid="${db#maestro_test_}"
-    pid="${pid%%_*}"
-    # Names without a process id come from versions before it was added.
-    if [[ ! "$pid" =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null; then
-      psql "$TEST_DATABASE_SERVER/postgres" -qc "DROP DATABASE IF EXISTS \"$db\"" || true
-    fi
-  done
+# Each test makes its own database, named after its process, and leaves it behind (its
+# server's connections are still open when the test ends). Those whose process is gone are
+# dropped before the run (left by earlier ones) and after it; a run beside this one keeps
+# its own.
+drop_finished_test_databases() {
+  psql "$TEST_DATABASE_SERVER/postgres" -Atqc \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'maestro\_test\_%'" |
+    while read -r db; do
+      pid="${db#maestro_test_}"
+      pid="${pid%%_*}"
+      # Names without a process id come from versions before it was added.
+      if [[ ! "$pid" =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null; then
+        psql "$TEST_DATABASE_SERVER/postgres" -qc "DROP DATABASE IF EXISTS \"$db\"" || true
+      fi
+    done
+}
+drop_finished_test_databases
+trap drop_finished_test_databases EXIT
 
 echo "== web app: packages, typed documents checked against schema.graphql, build"
 # Built first: the binary embeds ui/dist (build.rs), so every build below serves it.
